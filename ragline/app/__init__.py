@@ -1,0 +1,1 @@
+"""Application layer: the RAG pipeline and its answer checks."""

@@ -1,0 +1,131 @@
+"""``RAGPipeline``: question -> retrieve -> pack -> generate -> verify -> cited ``Answer``.
+
+Every stage is timed. The answer of the configured generator is kept only when
+it cites at least one packed passage and passes the support check; otherwise
+the extractive fallback answers from the same passages, and ``Answer.route``
+records why. The pipeline owns no global state: build it from settings, use
+it, close it (or use it as a context manager).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+from ragline.app.citations import resolve_citations
+from ragline.app.support import check_support
+from ragline.config import Settings
+from ragline.errors import InvalidInput
+from ragline.models.chat import ChatModel, chat_model_from_settings
+from ragline.models.extractive import ExtractiveModel
+from ragline.models.tokens import get_encoding
+from ragline.prompts import PromptTemplate, load_prompt
+from ragline.rag.chunker import RecursiveChunker
+from ragline.rag.index import QdrantIndex
+from ragline.rag.ingest import IngestReport, Progress, ingest_paths
+from ragline.rag.packing import pack_context
+from ragline.rag.transport import Filters
+from ragline.types import Answer, ChatRequest, ChatResponse, ScoredChunk, SearchMode
+
+NO_PASSAGES = "No indexed passage matches this question, so there is nothing to answer from."
+
+
+class RAGPipeline:
+    """The main job of ragline: ingest documents, answer questions with citations."""
+
+    def __init__(self, settings: Settings, *, index: QdrantIndex, generator: ChatModel,
+                 fallback: ChatModel | None, prompt: PromptTemplate) -> None:
+        self.settings = settings
+        self.index = index
+        self.generator = generator
+        self.fallback = fallback
+        self.prompt = prompt
+        self._encoding = get_encoding(settings.chunker.encoding)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, collection: str | None = None,
+                      generator: ChatModel | None = None) -> RAGPipeline:
+        """Build the pipeline the settings describe; ``generator`` overrides the configured one."""
+        generation = settings.generation
+        return cls(settings,
+                   index=QdrantIndex.from_settings(settings, collection=collection),
+                   generator=generator or chat_model_from_settings(generation),
+                   fallback=ExtractiveModel() if generation.fallback == "extractive" else None,
+                   prompt=load_prompt(generation.prompt, generation.prompt_version))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the index."""
+        self.index.close()
+
+    def ingest(self, paths: Sequence[Path], *, prune: bool = True,
+               on_progress: Progress | None = None) -> IngestReport:
+        """Load, chunk, embed and index files or folders; idempotent (see ``rag.ingest``)."""
+        chunking = self.settings.chunker
+        chunker = RecursiveChunker(size_tokens=chunking.size_tokens,
+                                   overlap_tokens=chunking.overlap_tokens,
+                                   encoding=chunking.encoding)
+        return ingest_paths(paths, index=self.index, chunker=chunker, prune=prune,
+                            on_progress=on_progress)
+
+    def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
+                 filters: Filters | None = None) -> list[ScoredChunk]:
+        """The ``k`` best chunks for ``question`` (defaults from ``retrieval`` settings)."""
+        return self.index.search(question, k or self.settings.retrieval.k, filters,
+                                 mode or self.settings.retrieval.mode)
+
+    def answer(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
+               filters: Filters | None = None) -> Answer:
+        """Answer ``question`` from the index with ``[n]`` citations; see the module docstring."""
+        if not question or not question.strip():
+            raise InvalidInput("the question is empty; ask something, e.g. "
+                               "ragline ask \"What does ragline do?\"")
+        timings: dict[str, float] = {}
+        started = clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = round((now - clock) * 1000, 3)
+            clock = now
+
+        ranked = self.retrieve(question, k=k, mode=mode, filters=filters)
+        lap("retrieve")
+        if not ranked:
+            timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+            return Answer(NO_PASSAGES, (), (), "none (no passages retrieved)", 0.0, "off", timings)
+        packed = pack_context(ranked, max_tokens=self.settings.context.max_tokens,
+                              count_tokens=lambda text: len(
+                                  self._encoding.encode(text, disallowed_special=())))
+        passages = [{"marker": n, "text": p.chunk.text}
+                    for n, p in enumerate(packed.passages, start=1)]
+        generation = self.settings.generation
+        request = ChatRequest(
+            messages=self.prompt.render(passages=passages, question=question.strip()),
+            max_tokens=generation.max_tokens, temperature=generation.temperature,
+            metadata={"question": question.strip(), "passages": passages})
+        lap("pack")
+        responses: list[ChatResponse] = [self.generator.generate(request)]
+        lap("generate")
+        text, citations = resolve_citations(responses[0].text, packed.passages)
+        verdict = check_support(text, packed.passages, min_support=generation.min_support)
+        lap("check")
+        route = self.generator.name
+        if not verdict.supported and self.fallback is not None:
+            responses.append(self.fallback.generate(request))
+            text, citations = resolve_citations(responses[-1].text, packed.passages)
+            route = f"{self.fallback.name} (fallback: {self.generator.name} answer had "\
+                    f"{verdict.reason})"
+            lap("fallback")
+        costs = [r.cost for r in responses]
+        timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        return Answer(text=text, citations=citations, sources=packed.passages, route=route,
+                      cost=None if None in costs else sum(c for c in costs if c is not None),
+                      cache="off", timings=timings)

@@ -1,0 +1,258 @@
+"""The ``ragline`` command line: ingest, ask, search, delete, demo.
+
+A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
+:class:`~ragline.errors.RagLineError`) print one message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ragline.app.pipeline import RAGPipeline
+from ragline.config import Settings, load_settings
+from ragline.errors import RagLineError
+from ragline.rag.ingest import IngestReport
+from ragline.types import Answer, ScoredChunk
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="ragline: cited answers over your documents, offline by default.")
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Mode = Literal["dense", "bm25", "hybrid"]
+
+ConfigOption = Annotated[Path | None,
+                         typer.Option("--config", help="YAML merged over the defaults.")]
+CollectionOption = Annotated[str | None, typer.Option("--collection", "-c",
+                                                      help="Collection name (default: config).")]
+KOption = Annotated[int | None, typer.Option("--k", help="How many chunks to retrieve.")]
+ModeOption = Annotated[Mode | None, typer.Option("--mode", help="dense, bm25 or hybrid.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+DEMO_QUESTIONS = (
+    "How does ragline combine keyword and semantic search?",
+    "Where does ragline keep its index data?",
+    "What happens when the local model's answer is not supported by the sources?",
+)
+
+
+def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn a RagLineError into one red line on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except RagLineError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from exc
+
+    return run
+
+
+def _settings(config: Path | None) -> Settings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # model loaders' own progress bars
+    return load_settings(config)
+
+
+def _shown_path(source: str) -> str:
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+def _source_line(number: int, item: ScoredChunk) -> str:
+    meta = item.chunk.metadata
+    heading = " > ".join(meta.get("heading_path") or [])
+    place = f"{_shown_path(str(meta.get('source', item.chunk.doc_id)))}"
+    if meta.get("page"):
+        place += f" p.{meta['page']}"
+    if heading:
+        place += f" § {heading}"
+    return f"[{number}] {place}  (score {item.score:.3f})"
+
+
+def _source_json(item: ScoredChunk) -> dict[str, Any]:
+    return {"chunk_id": item.chunk.id, "doc_id": item.chunk.doc_id,
+            "source": item.chunk.metadata.get("source", item.chunk.doc_id),
+            "score": round(item.score, 6), "text": item.chunk.text}
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The ``--json`` object of ``ragline ask``."""
+    return {
+        "answer": answer.text,
+        "citations": [{"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id,
+                       "span": list(c.span)} for c in answer.citations],
+        "sources": [{"marker": n, **_source_json(s),
+                     "heading_path": s.chunk.metadata.get("heading_path", []),
+                     "retrievers": list(s.sources)}
+                    for n, s in enumerate(answer.sources, start=1)],
+        "route": answer.route,
+        "cost_usd": answer.cost,
+        "cache": answer.cache,
+        "timings_ms": answer.timings,
+    }
+
+
+def _print_answer(answer: Answer) -> None:
+    out.print(answer.text, highlight=False)
+    out.print()
+    cited = {c.marker for c in answer.citations}
+    for number, item in enumerate(answer.sources, start=1):
+        style = "bold" if number in cited else "dim"
+        out.print(_source_line(number, item), style=style, highlight=False, markup=False)
+    timing = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings.items())
+    out.print(f"\nroute: {answer.route}\ntimings: {timing}", style="dim", highlight=False)
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table(title="ingest summary", show_header=False, min_width=36)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in (("files", report.files), ("new documents", report.new_documents),
+                         ("changed documents", report.changed_documents),
+                         ("unchanged documents", report.unchanged_documents),
+                         ("removed documents", report.removed_documents),
+                         ("chunks added", report.chunks_added),
+                         ("chunks removed", report.chunks_removed),
+                         ("skipped files", len(report.skipped)),
+                         ("seconds", f"{report.seconds:.1f}")):
+        table.add_row(label, str(value))
+    out.print(table)
+    for path, reason in report.skipped:
+        err.print(f"[yellow]skipped[/yellow] {_shown_path(path)}: {reason}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+           collection: CollectionOption = None, config: ConfigOption = None,
+           prune: Annotated[bool, typer.Option(
+               help="Remove documents of ingested folders whose files were deleted.")] = True,
+           ) -> None:
+    """Index .txt, .md, .html and .pdf files (re-running only indexes what changed)."""
+    with RAGPipeline.from_settings(_settings(config), collection=collection,
+                                   generator=_no_generator()) as pipeline, \
+            _progress_bar("embedding chunks") as progress:
+        report = pipeline.ingest(paths, prune=prune, on_progress=progress)
+    _print_report(report)
+
+
+def _no_generator() -> Any:
+    """Ingest and search never generate: skip building (and key-checking) a chat model."""
+    from ragline.models.extractive import ExtractiveModel
+
+    return ExtractiveModel()
+
+
+@app.command()
+@_user_errors
+def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
+        collection: CollectionOption = None, k: KOption = None, mode: ModeOption = None,
+        as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Answer a question from the index, citing the passages it used."""
+    with RAGPipeline.from_settings(_settings(config), collection=collection) as pipeline:
+        answer = pipeline.answer(question, k=k, mode=mode)
+    if as_json:
+        sys.stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+@_user_errors
+def search(query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
+           queries: Annotated[Path | None, typer.Option(
+               "--queries", help="One query per line; writes one JSON line each.")] = None,
+           collection: CollectionOption = None, k: KOption = None, mode: ModeOption = None,
+           as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Retrieve chunks without generating an answer."""
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give either a QUERY or --queries FILE")
+    with RAGPipeline.from_settings(_settings(config), collection=collection,
+                                   generator=_no_generator()) as pipeline:
+        if queries is not None:
+            lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines()]
+            for line in filter(None, lines):
+                results = pipeline.retrieve(line, k=k, mode=mode)
+                sys.stdout.write(json.dumps({"query": line, "results": [
+                    _source_json(r) for r in results]}, ensure_ascii=False) + "\n")
+            return
+        assert query is not None
+        results = pipeline.retrieve(query, k=k, mode=mode)
+    if as_json:
+        sys.stdout.write(json.dumps({"query": query, "results": [
+            _source_json(r) for r in results]}, ensure_ascii=False) + "\n")
+        return
+    for number, item in enumerate(results, start=1):
+        out.print(_source_line(number, item), style="bold", highlight=False, markup=False)
+        out.print("    " + item.chunk.text.replace("\n", " ")[:300], highlight=False, markup=False)
+
+
+@app.command()
+@_user_errors
+def delete(documents: Annotated[list[str], typer.Argument(help="File paths or document ids.")],
+           collection: CollectionOption = None, config: ConfigOption = None) -> None:
+    """Remove documents (by path or id) and all their chunks from the index."""
+    with RAGPipeline.from_settings(_settings(config), collection=collection,
+                                   generator=_no_generator()) as pipeline:
+        ids = [str(Path(d).resolve()) if Path(d).exists() or "/" in d else d for d in documents]
+        removed = pipeline.index.delete(ids)
+    out.print(f"removed {removed} chunks of {len(ids)} document(s)")
+
+
+@app.command()
+@_user_errors
+def demo(docs: Annotated[Path | None, typer.Option(
+             help="Folder to ingest (default: the project's docs/).")] = None,
+         config: ConfigOption = None) -> None:
+    """Ingest ragline's own user guide and answer three questions about ragline."""
+    folder = docs or Path(__file__).resolve().parent.parent / "docs"
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder; pass --docs PATH")
+    settings = _settings(config)
+    with RAGPipeline.from_settings(settings, collection="demo") as pipeline:
+        with _progress_bar("embedding chunks") as progress:
+            report = pipeline.ingest([folder], on_progress=progress)
+        _print_report(report)
+        with err.status(f"loading the answering model ({pipeline.generator.name})"):
+            warm_up = getattr(pipeline.generator, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
+        for question in DEMO_QUESTIONS:
+            out.rule(question, style="cyan")
+            _print_answer(pipeline.answer(question))
+
+
+def main() -> None:
+    """Entry point for ``python -m ragline``."""
+    app()

@@ -1,0 +1,1 @@
+"""Model layer: embedders, chat providers and token counting."""

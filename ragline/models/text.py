@@ -1,0 +1,66 @@
+"""Small, dependency-free text helpers shared by the extractive model and the support check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+# A sentence ends at . ! or ? followed by space and a capital or digit, but not before a
+# citation marker such as "[2]", which belongs to the sentence it follows.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is
+it its itself just me more most my myself no nor not now of off on once only or other our
+ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself
+yourselves also may might must shall use used using one ones done get gets got
+""".split())  # noqa: SIM905 - a word list reads better as prose
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of ``text``."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper: enough to match 'chunks' with 'chunk'."""
+    for suffix in ("ingly", "edly", "ing", "ies", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words of ``text`` that carry meaning (stopwords and 1-letter words dropped)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def sentences(text: str) -> Iterator[tuple[int, int]]:
+    """Character spans ``(start, end)`` of the sentences in ``text``, whitespace trimmed."""
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        yield from _trimmed(text, start, match.start())
+        start = match.end()
+    yield from _trimmed(text, start, len(text))
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    for line_start, line in _lines(text[start:end]):
+        stripped = line.strip()
+        if stripped:
+            offset = start + line_start + (len(line) - len(line.lstrip()))
+            yield offset, offset + len(stripped)
+
+
+def _lines(block: str) -> Iterator[tuple[int, str]]:
+    """Split a block on blank lines (paragraph breaks inside one 'sentence')."""
+    position = 0
+    for part in re.split(r"(\n\s*\n)", block):
+        if part and not part.isspace():
+            yield position, part
+        position += len(part)

@@ -1,0 +1,1 @@
+"""Data layer: loaders, chunking, BM25, the Qdrant index, ingestion and context packing."""

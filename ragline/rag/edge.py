@@ -1,0 +1,164 @@
+"""Qdrant Edge transport: the Qdrant engine in-process, one on-disk shard per collection.
+
+Layout under ``RAGLINE_HOME``: ``collections/<name>/shard/`` holds Qdrant's
+segments and write-ahead log, ``collections/<name>/meta.json`` ragline's
+metadata, replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from ragline.rag.bm25 import SparseVector
+from ragline.rag.transport import DENSE, SPARSE, Filters, Hit, QuerySpec, StoredPoint
+
+_SCROLL_PAGE = 1024
+
+
+def edge_filter(filters: Filters | None) -> qe.Filter | None:
+    """Translate ``{payload_key: value | [values]}`` into an Edge filter (all must match)."""
+    if not filters:
+        return None
+    conditions: list[Any] = []
+    for key, value in filters.items():
+        match: Any = (qe.MatchValue(value) if isinstance(value, str | int | bool)
+                      else qe.MatchAny(list[Any](value)))
+        conditions.append(qe.FieldCondition(key=key, match=match))
+    return qe.Filter(must=conditions)
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(vector.indices, vector.values)
+
+
+class EdgeTransport:
+    """A :class:`~ragline.rag.transport.Transport` over a Qdrant Edge shard in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.where = str(directory.parent)
+        self._shard: qe.EdgeShard | None = None
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.directory / "meta.json"
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        """The open shard, loaded from disk on first use."""
+        if self._shard is None:
+            self._shard = qe.EdgeShard.load(str(self.directory / "shard"))
+        return self._shard
+
+    def exists(self) -> bool:
+        """Whether the shard and its metadata are on disk."""
+        return self._meta_path.exists() and (self.directory / "shard").exists()
+
+    def create(self, dimension: int, meta: dict[str, Any]) -> None:
+        """Create the shard with dense + BM25 vectors and a keyword index on ``doc_id``."""
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._shard = qe.EdgeShard.create(str(self.directory / "shard"), config)
+        self._shard.update(qe.UpdateOperation.create_field_index(
+            "doc_id", qe.PayloadSchemaType.Keyword))
+        self.write_meta(meta)
+
+    def read_meta(self) -> dict[str, Any]:
+        """The metadata file's content."""
+        result: dict[str, Any] = json.loads(self._meta_path.read_text(encoding="utf-8"))
+        return result
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Write the metadata to a temporary file, fsync it, then rename it into place."""
+        tmp = self._meta_path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(meta, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self._meta_path)
+
+    def upsert(self, points: list[StoredPoint]) -> None:
+        """Write points (both vectors and payload) in one update operation."""
+        if points:
+            self.shard.update(qe.UpdateOperation.upsert_points([
+                qe.Point(p.id, {DENSE: p.dense, SPARSE: _sparse(p.sparse)}, p.payload)
+                for p in points
+            ]))
+
+    def delete(self, point_ids: list[str]) -> None:
+        """Delete the points with these ids."""
+        if point_ids:
+            self.shard.update(qe.UpdateOperation.delete_points(list(point_ids)))
+
+    def payloads(self, point_ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        """Payload fields of the points that exist among ``point_ids``."""
+        if not point_ids:
+            return {}
+        records = self.shard.retrieve(list(point_ids), with_payload=fields, with_vector=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
+    def scroll(self, filters: Filters | None,
+               fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Page through matching points in id order."""
+        offset: Any = None
+        while True:
+            records, offset = self.shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=_SCROLL_PAGE, filter=edge_filter(filters),
+                with_payload=fields or False, with_vector=False))
+            for record in records:
+                yield str(record.id), dict(record.payload or {})
+            if offset is None:
+                return
+
+    def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
+        """Replace the BM25 vectors of existing points, leaving dense vectors as they are."""
+        if vectors:
+            self.shard.update(qe.UpdateOperation.update_vectors(
+                [qe.PointVectors(pid, {SPARSE: _sparse(v)}) for pid, v in vectors]))
+
+    def _request(self, spec: QuerySpec) -> qe.QueryRequest:
+        flt = edge_filter(spec.filters)
+        searches = []
+        if spec.dense is not None:
+            searches.append(qe.Query.Nearest(spec.dense, using=DENSE))
+        if spec.sparse is not None:
+            searches.append(qe.Query.Nearest(_sparse(spec.sparse), using=SPARSE))
+        if len(searches) == 1:
+            return qe.QueryRequest(limit=spec.limit, query=searches[0], filter=flt,
+                                   with_payload=spec.with_payload)
+        prefetches = [qe.Prefetch(limit=spec.candidates, query=q, filter=flt) for q in searches]
+        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches,
+                               # the stub types Fusion, not its Rrf member, as a query
+                               query=qe.Fusion.Rrf(k=spec.rrf_k),  # type: ignore[arg-type]
+                               filter=flt,
+                               with_payload=spec.with_payload)
+
+    def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
+        """Run the searches as one planned batch."""
+        results = self.shard.query_batch(qe.QueryBatchRequest([self._request(s) for s in specs]))
+        return [[Hit(str(p.id), float(p.score), p.payload) for p in points] for points in results]
+
+    def count(self) -> int:
+        """Exact number of points."""
+        return int(self.shard.count(qe.CountRequest(exact=True)))
+
+    def optimize(self) -> None:
+        """Merge segments and build the HNSW graph (blocks until done)."""
+        self.shard.optimize()
+
+    def close(self) -> None:
+        """Flush pending writes and release the shard."""
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+

@@ -1,0 +1,143 @@
+"""Shared value types every layer speaks.
+
+All types are frozen dataclasses: cheap to build, hashable where their fields
+are, and safe to pass between threads. Ids are deterministic so that
+re-ingesting the same content produces the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+SearchMode = Literal["dense", "bm25", "hybrid"]
+
+
+def chunk_id_for(doc_id: str, position: int, text: str) -> str:
+    """Return the deterministic id of a chunk: a hash of doc id, position and text."""
+    digest = hashlib.sha256(f"{doc_id}\x1f{position}\x1f{text}".encode()).hexdigest()
+    return digest[:32]
+
+
+def point_id_for(chunk_id: str) -> str:
+    """Return the UUID string Qdrant stores for a chunk id (Qdrant ids are UUIDs or ints)."""
+    return str(uuid.UUID(hex=chunk_id[:32]))
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A loaded source document: its id, full text and metadata (source, title...)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document that is embedded and indexed on its own.
+
+    ``metadata`` carries at least ``start`` and ``end``, the chunk's character
+    offsets in its document's text, so citations can point at exact spans.
+    """
+
+    id: str
+    doc_id: str
+    text: str
+    metadata: dict[str, Any]
+    position: int
+
+    @classmethod
+    def create(cls, doc_id: str, text: str, position: int,
+               metadata: dict[str, Any]) -> Chunk:
+        """Build a chunk whose id is derived from its content and place."""
+        return cls(chunk_id_for(doc_id, position, text), doc_id, text, metadata, position)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    """A retrieved chunk, its score, and which retrievers found it."""
+
+    chunk: Chunk
+    score: float
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A request to a chat model.
+
+    ``metadata`` is the escape hatch for information a provider may use but
+    that is not part of the prompt, e.g. the retrieved ``passages`` the
+    extractive provider answers from.
+    """
+
+    messages: tuple[Message, ...]
+    model: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stream: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one model call; ``estimated`` when counted locally, not reported."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """What a chat model returned; ``cost`` is None when the price is unknown."""
+
+    text: str
+    model: str
+    usage: Usage
+    cost: float | None
+    latency_ms: float
+    finish_reason: str = "stop"
+    provider_raw: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A citation marker in an answer and the chunk span it points at."""
+
+    marker: int
+    chunk_id: str
+    doc_id: str
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a RAG call returns.
+
+    ``sources`` are the packed context chunks in marker order (``[1]`` is
+    ``sources[0]``); ``route`` names the model that produced the text and why;
+    ``cost`` is the total in USD (None when unknown); ``timings`` are in ms.
+    """
+
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[ScoredChunk, ...]
+    route: str
+    cost: float | None
+    cache: str
+    timings: dict[str, float]

@@ -1,0 +1,173 @@
+"""RAGPipeline end to end on a temporary folder, with real models and a real index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from ragline.app.pipeline import NO_PASSAGES, RAGPipeline
+from ragline.config import Settings
+from ragline.errors import CollectionNotFound, InvalidInput
+from ragline.models.openai_chat import OpenAIChatModel
+
+GUIDE = """# Storage
+
+ragline keeps its index in a Qdrant Edge shard under the .ragline folder.
+Set RAGLINE_HOME to move the index somewhere else.
+
+# Search
+
+Hybrid search fuses BM25 and dense results with reciprocal rank fusion inside Qdrant.
+"""
+PETS = "Cats sleep for most of the day. Dogs enjoy long walks in the park."
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "guide.md").write_text(GUIDE)
+    (folder / "pets.txt").write_text(PETS)
+    return folder
+
+
+@pytest.fixture
+def extractive_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(generation={"provider": "extractive"})
+
+
+def scripted_openai(reply: str) -> OpenAIChatModel:
+    """The real OpenAI SDK whose HTTP layer answers ``reply``."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        assert body["messages"][0]["role"] == "system"
+        return httpx2.Response(200, json={
+            "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": reply}}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}})
+
+    client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1",
+                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    return OpenAIChatModel(model="gpt-4o-mini", client=client)
+
+
+def test_extractive_answer_is_cited_and_timed(extractive_settings: Settings,
+                                              corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        report = pipeline.ingest([corpus])
+        assert (report.files, report.new_documents, report.skipped) == (2, 2, [])
+        answer = pipeline.answer("Where does ragline keep its index?")
+    assert "Qdrant Edge shard under the .ragline folder" in answer.text
+    assert answer.route == "extractive"
+    assert answer.citations
+    for citation in answer.citations:
+        source = answer.sources[citation.marker - 1].chunk
+        assert citation.chunk_id == source.id
+        start, end = citation.span
+        assert GUIDE[start:end] == source.text  # the span points into the original file
+    assert set(answer.timings) >= {"retrieve", "pack", "generate", "check", "total"}
+    assert answer.cost == 0.0
+    assert answer.cache == "off"
+
+
+def test_supported_model_answer_is_kept(extractive_settings: Settings, corpus: Path) -> None:
+    model = scripted_openai("Hybrid search fuses BM25 and dense results inside Qdrant [1].")
+    with RAGPipeline.from_settings(extractive_settings, generator=model) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("How does hybrid search work?", k=1)
+    assert answer.route == "openai:gpt-4o-mini"
+    assert answer.text.endswith("[1].")
+    assert answer.cost is None  # the provider's price is unknown until the catalogue exists
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ("The index lives on the moon, guarded by owls.", "no valid citation"),
+    ("Enchanted owls guard every index on the moon [1].", "content words"),
+    ("Qdrant stores it [9].", "no valid citation"),
+])
+def test_unsupported_answers_fall_back_to_extractive(extractive_settings: Settings,
+                                                     corpus: Path, reply: str,
+                                                     reason: str) -> None:
+    with RAGPipeline.from_settings(extractive_settings,
+                                   generator=scripted_openai(reply)) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("Where does ragline keep its index?")
+    assert answer.route.startswith("extractive (fallback: openai:gpt-4o-mini answer had ")
+    assert reason in answer.route
+    assert "owls" not in answer.text and answer.citations
+    assert "fallback" in answer.timings
+
+
+def test_without_fallback_the_model_answer_stands(make_settings: Callable[..., Settings],
+                                                  corpus: Path) -> None:
+    settings = make_settings(generation={"provider": "extractive", "fallback": "none"})
+    reply = "The index lives on the moon."
+    with RAGPipeline.from_settings(settings, generator=scripted_openai(reply)) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("Where does ragline keep its index?")
+    assert (answer.text, answer.citations, answer.route) == (reply, (), "openai:gpt-4o-mini")
+
+
+def test_filters_limit_the_sources(extractive_settings: Settings, corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("Where does ragline keep its index?",
+                                 filters={"source": str((corpus / "pets.txt").resolve())})
+    assert {s.chunk.doc_id for s in answer.sources} == {str((corpus / "pets.txt").resolve())}
+
+
+def test_no_matching_passage(extractive_settings: Settings, corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("anything", filters={"source": "/nowhere"})
+    assert (answer.text, answer.sources) == (NO_PASSAGES, ())
+
+
+def test_bad_input(extractive_settings: Settings, corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        with pytest.raises(CollectionNotFound, match="ragline ingest"):
+            pipeline.answer("Where is the index?")
+        pipeline.ingest([corpus])
+        with pytest.raises(InvalidInput, match="question is empty"):
+            pipeline.answer("  \n")
+
+
+def test_reingest_is_a_noop_and_changes_replace_chunks(extractive_settings: Settings,
+                                                       corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        first = pipeline.ingest([corpus])
+        count = pipeline.index.count()
+        again = pipeline.ingest([corpus])
+        assert (again.unchanged_documents, again.chunks_added, again.chunks_removed) == (2, 0, 0)
+        assert pipeline.index.count() == count == first.chunks_added
+        (corpus / "pets.txt").write_text("Parrots can learn many words.")
+        changed = pipeline.ingest([corpus])
+        assert (changed.changed_documents, changed.unchanged_documents) == (1, 1)
+        assert changed.chunks_removed >= 1
+        texts = [s.chunk.text for s in pipeline.retrieve("parrots cats dogs", k=10)]
+        assert any("Parrots" in t for t in texts) and not any("Cats" in t for t in texts)
+        (corpus / "pets.txt").unlink()
+        pruned = pipeline.ingest([corpus])
+        assert pruned.removed_documents == 1
+        assert all("Parrots" not in s.chunk.text for s in pipeline.retrieve("parrots", k=10))
+
+
+@pytest.mark.slow
+def test_local_model_answers_with_citations(make_settings: Callable[..., Settings],
+                                            corpus: Path) -> None:
+    settings = make_settings(generation={"max_tokens": 48})
+    with RAGPipeline.from_settings(settings) as pipeline:
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("Where does ragline keep its index?")
+    assert answer.route.startswith(("local:SmolLM2-135M-Instruct", "extractive (fallback: local"))
+    assert answer.citations
+    cited: Any = {c.chunk_id for c in answer.citations}
+    assert cited <= {s.chunk.id for s in answer.sources}

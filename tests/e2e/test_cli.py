@@ -1,0 +1,143 @@
+"""The installed ``ragline`` command, driven in subprocesses on a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+RAGLINE = [sys.executable, "-m", "ragline"]
+GUIDE = """# Storage
+
+ragline keeps its index in a Qdrant Edge shard under the .ragline folder.
+
+## Moving it
+
+Set RAGLINE_HOME to move the index somewhere else.
+"""
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "120",
+           "RAGLINE_HOME": str(cwd / "home")}
+    done = subprocess.run([*RAGLINE, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError(f"ragline {args} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "guide.md").write_text(GUIDE)
+    (tmp_path / "corpus" / "pets.txt").write_text("Cats sleep for most of the day.")
+    (tmp_path / "fast.yaml").write_text("generation:\n  provider: extractive\n")
+    return tmp_path
+
+
+def ask_json(cwd: Path, question: str) -> dict[str, object]:
+    done = run(["ask", question, "--json", "--config", "fast.yaml"], cwd)
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_ingest_ask_reingest_change_delete(workdir: Path) -> None:
+    first = run(["ingest", "corpus"], workdir)
+    assert "ingest summary" in first.stdout
+    assert "chunks added" in first.stdout
+
+    result = ask_json(workdir, "How do I move the index somewhere else?")
+    assert set(result) == {"answer", "citations", "sources", "route", "cost_usd", "cache",
+                           "timings_ms"}
+    assert "RAGLINE_HOME" in str(result["answer"])
+    citations = result["citations"]
+    assert isinstance(citations, list) and citations
+    sources = result["sources"]
+    assert isinstance(sources, list)
+    cited = sources[citations[0]["marker"] - 1]
+    assert cited["heading_path"] == ["Storage", "Moving it"]
+    assert cited["source"].endswith("corpus/guide.md")
+    assert result["cost_usd"] == 0.0
+
+    search = run(["search", "cats", "--json", "--k", "50"], workdir)
+    before = json.loads(search.stdout)["results"]
+
+    (workdir / "corpus" / "pets.txt").write_text("Parrots repeat words they hear.")
+    run(["ingest", "corpus"], workdir)
+    texts = [r["text"] for r in json.loads(
+        run(["search", "parrots cats", "--json", "--k", "50"], workdir).stdout)["results"]]
+    assert any("Parrots" in t for t in texts) and not any("Cats" in t for t in texts)
+    assert len(texts) == len(before)
+
+    run(["delete", "corpus/pets.txt"], workdir)
+    texts = [r["text"] for r in json.loads(
+        run(["search", "parrots", "--json", "--k", "50"], workdir).stdout)["results"]]
+    assert texts and not any("Parrots" in t for t in texts)
+
+
+def test_reingest_reports_nothing_to_do(workdir: Path) -> None:
+    run(["ingest", "corpus"], workdir)
+    done = run(["ingest", "corpus"], workdir)
+    rows = {line.strip("│ ").split("│")[0].strip(): line.split("│")[-2].strip()
+            for line in done.stdout.splitlines() if line.count("│") == 3}
+    assert rows["unchanged documents"] == "2"
+    assert rows["chunks added"] == "0"
+    assert rows["chunks removed"] == "0"
+
+
+def test_search_queries_file_writes_json_lines(workdir: Path) -> None:
+    run(["ingest", "corpus"], workdir)
+    (workdir / "queries.txt").write_text("where is the index\n\ncats\n")
+    done = run(["search", "--queries", "queries.txt", "--k", "2", "--mode", "bm25"], workdir)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["where is the index", "cats"]
+    for line in lines:
+        assert 1 <= len(line["results"]) <= 2
+        assert set(line["results"][0]) == {"chunk_id", "doc_id", "source", "score", "text"}
+    assert "Cats" in lines[1]["results"][0]["text"]
+
+
+def test_ingest_skips_bad_files_and_carries_on(workdir: Path) -> None:
+    (workdir / "corpus" / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (workdir / "corpus" / "empty.md").write_text("   \n")
+    done = run(["ingest", "corpus"], workdir)
+    assert "broken.pdf" in done.stderr and "empty.md" in done.stderr
+    assert "skipped" in done.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ask", "", "--config", "fast.yaml"], "question is empty"),
+    (["ask", "anything", "--collection", "nope", "--config", "fast.yaml"],
+     "collection 'nope' does not exist"),
+    (["search", "x", "--config", "bad.yaml"], "retrieval.k: Input should be greater than 0"),
+    (["search", "x", "--config", "typo.yaml"], "retrieval.top_k: unknown key"),
+    (["ingest", "missing-folder"], "does not exist"),
+])
+def test_user_errors_exit_2_with_a_message(workdir: Path, args: list[str],
+                                           message: str) -> None:
+    (workdir / "bad.yaml").write_text("retrieval:\n  k: 0\n")
+    (workdir / "typo.yaml").write_text("retrieval:\n  top_k: 3\n")
+    run(["ingest", "corpus"], workdir)
+    done = run(args, workdir, check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_demo_answers_three_questions_with_sources(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    shutil.copytree(docs, tmp_path / "docs")
+    (tmp_path / "short.yaml").write_text("generation:\n  max_tokens: 40\n")
+    done = run(["demo", "--docs", "docs", "--config", "short.yaml"], tmp_path)
+    assert done.stdout.count("route: ") == 3
+    assert "docs/retrieval.md" in done.stdout
+    assert "[1]" in done.stdout
