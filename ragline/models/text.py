@@ -6,9 +6,11 @@ import re
 from collections.abc import Iterator
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
-# A sentence ends at . ! or ? followed by space and a capital or digit, but not before a
-# citation marker such as "[2]", which belongs to the sentence it follows.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends at . ! or ? followed by space and a capital or digit. Closing quotes or
+# brackets and a citation marker such as " [2]" right after the punctuation stay with the
+# sentence they follow (group "tail").
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?P<tail>[\"')\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])?)\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
@@ -44,7 +46,7 @@ def sentences(text: str) -> Iterator[tuple[int, int]]:
     """Character spans ``(start, end)`` of the sentences in ``text``, whitespace trimmed."""
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        yield from _trimmed(text, start, match.start())
+        yield from _trimmed(text, start, match.end("tail"))
         start = match.end()
     yield from _trimmed(text, start, len(text))
 
