@@ -3,7 +3,8 @@
 No model is involved. Every sentence of the packed passages is scored by the
 IDF-weighted question terms it contains (IDF over those sentences), lightly
 favouring higher-ranked passages; the best sentence is quoted with its ``[n]``
-marker, and a second one when it covers question terms the first misses. It is
+marker, and a second one when it covers question terms the first misses.
+Headings and table rows are never quoted. It is
 the rules-based fallback that guarantees a cited, grounded answer.
 """
 
@@ -29,6 +30,11 @@ class _Candidate:
     marker: int
     text: str
     terms: frozenset[str]
+
+
+def _quotable(sentence: str) -> bool:
+    """A real sentence: at least a few words, not a Markdown heading or table row."""
+    return len(sentence.split()) >= _MIN_WORDS and not sentence.startswith(("#", "|"))
 
 
 def _cite(sentence: str, marker: int) -> str:
@@ -65,7 +71,7 @@ class ExtractiveModel:
         candidates = [
             _Candidate(marker, text[start:end], frozenset(content_terms(text[start:end])))
             for marker, text in passages for start, end in sentences(text)
-            if len(text[start:end].split()) >= _MIN_WORDS
+            if _quotable(text[start:end])
         ]
         if not candidates:
             return "The retrieved passages hold no text to answer from."

@@ -48,3 +48,11 @@ def test_generate_reads_the_passages_from_request_metadata() -> None:
 def test_generate_without_passages_explains_what_is_missing() -> None:
     with pytest.raises(InvalidInput, match=r"needs request\.metadata 'question'"):
         ExtractiveModel().generate(ChatRequest(messages=(Message("user", "hi"),)))
+
+
+def test_headings_are_never_quoted() -> None:
+    passage = ("## Where ragline keeps its index data\n\n"
+               "The index lives in a Qdrant Edge shard under .ragline in the working directory.")
+    text = ExtractiveModel().answer("Where does ragline keep its index data?", [(1, passage)])
+    assert text == ("The index lives in a Qdrant Edge shard under .ragline in the working "
+                    "directory [1].")
