@@ -57,6 +57,7 @@ class IndexSettings(_Section):
     transport: Literal["edge", "client"]
     url: str | None
     api_key: SecretStr | None
+    quantization: Literal["int8", "none"]
     candidates: int = Field(gt=0)
     rrf_k: int = Field(gt=0)
     bm25: Bm25Settings

@@ -77,9 +77,12 @@ class RAGPipeline:
 
     def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                  filters: Filters | None = None) -> list[ScoredChunk]:
-        """The ``k`` best chunks for ``question`` (defaults from ``retrieval`` settings)."""
+        """The ``k`` best chunks for ``question`` (defaults from ``retrieval`` settings).
+
+        Each chunk says which retriever(s) found it (``ScoredChunk.sources``).
+        """
         return self.index.search(question, k or self.settings.retrieval.k, filters,
-                                 mode or self.settings.retrieval.mode)
+                                 mode or self.settings.retrieval.mode, explain=True)
 
     def answer(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                filters: Filters | None = None) -> Answer:

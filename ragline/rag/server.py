@@ -24,8 +24,9 @@ _SCROLL_PAGE = 1024
 class ClientTransport:
     """A :class:`~ragline.rag.transport.Transport` over qdrant-client."""
 
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str, *, quantize: bool = True) -> None:
         self.client = client
+        self.quantize = quantize
         self.collection = collection
         self.where = f"Qdrant at {_describe(client)}"
 
@@ -46,14 +47,20 @@ class ClientTransport:
         return bool(self.client.collection_exists(self.collection))
 
     def create(self, dimension: int, meta: dict[str, Any]) -> None:
-        """Create the collection with dense + BM25 vectors, a doc_id index and ``meta``."""
+        """Create the collection with dense + BM25 vectors, a doc_id index and ``meta``.
+
+        With ``quantize``, dense vectors get an int8 copy in RAM (searched, then rescored).
+        """
         from qdrant_client import models
 
+        quantization = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, always_ram=True)) if self.quantize else None)
         self.client.create_collection(
             self.collection,
             vectors_config={DENSE: models.VectorParams(size=dimension,
                                                        distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            quantization_config=quantization,
             metadata=meta,
         )
         with warnings.catch_warnings():  # local mode says payload indexes do nothing there

