@@ -9,7 +9,6 @@ HTTP status a server should answer with::
     ├── InvalidInput              a request ragline cannot act on, e.g. an empty question (400)
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
-    ├── IndexError_               the vector index refused an operation (500)
     └── ProviderError             a model provider failed (502)
         ├── ProviderNotInstalled  the provider's Python package is missing (500)
         └── MissingCredentials    the provider's API key is not set (401)
@@ -62,10 +61,6 @@ class CollectionNotFound(RagLineError):
             f"create it with `ragline ingest PATH --collection {name}`"
         )
         self.name = name
-
-
-class IndexError_(RagLineError):
-    """The vector index refused or failed an operation."""
 
 
 class ProviderError(RagLineError):

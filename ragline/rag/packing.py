@@ -15,13 +15,6 @@ class PackedContext:
     passages: tuple[ScoredChunk, ...]
     tokens: int
 
-    def marker_of(self, chunk_id: str) -> int | None:
-        """The ``[n]`` marker of a chunk, or None when it was not packed."""
-        for number, passage in enumerate(self.passages, start=1):
-            if passage.chunk.id == chunk_id:
-                return number
-        return None
-
 
 def pack_context(ranked: Sequence[ScoredChunk], *, max_tokens: int,
                  count_tokens: Callable[[str], int]) -> PackedContext:
