@@ -299,6 +299,7 @@ def quality(dataset: Dataset, embedder: SentenceTransformerEmbedder,
             qid: [h.chunk.doc_id for h in index.search(q, k=100, mode=mode, query_vector=qv)]
             for (qid, q), qv in zip(dataset.queries, query_vectors, strict=True)}
     index.close()
+    fusion_variants(dataset, doc_vectors, query_vectors, embedder, home)
 
     split_bm25 = PeerBm25(texts, split_tokens)
     word_bm25 = PeerBm25(texts, word_tokens)
@@ -335,9 +336,42 @@ def quality(dataset: Dataset, embedder: SentenceTransformerEmbedder,
         ["ragline", "peer", "nDCG@10", "peer", "x", "R@10", "peer", "x", "R@100", "peer", "x"],
         rows)
     print("(x = ragline / peer; ragline hybrid fuses the top-"
-          f"{index.candidates} of each retriever, rrf_k={index.rrf_k}; "
+          f"{index.candidates} of each retriever, rrf_k={index.fusion.rrf_k}; "
           f"the peers fuse their top-{PEER_DEPTH})")
     return scores
+
+
+FUSION_VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("rrf k=60 (default)", {}),
+    ("rrf k=10", {"rrf_k": 10}),
+    ("rrf k=60, weights dense 1 : bm25 2", {"weights": [1.0, 2.0]}),
+    ("rrf k=60, weights dense 2 : bm25 1", {"weights": [2.0, 1.0]}),
+    ("rrf k=60, depth 100", {"candidates": 100}),
+    ("dbsf", {"fusion": "dbsf"}),
+)
+
+
+def fusion_variants(dataset: Dataset, doc_vectors: Matrix, query_vectors: Matrix,
+                    embedder: SentenceTransformerEmbedder, home: Path) -> None:
+    """ragline hybrid under each fusion setting, on the same vectors; prints one table."""
+    from ragline.types import Chunk
+
+    chunks = [Chunk.create(d, t, 0, {"source": d}) for d, t in dataset.docs]
+    rows = []
+    prefix = re.sub(r"\W", "", dataset.name.lower())
+    for number, (label, settings) in enumerate(FUSION_VARIANTS):
+        index = make_index(home, f"{prefix}f{number}", embedder, **settings)
+        index.upsert(chunks, vectors=doc_vectors)
+        index.optimize()
+        run = {qid: [h.chunk.doc_id for h in index.search(q, k=100, mode="hybrid",
+                                                         query_vector=qv)]
+               for (qid, q), qv in zip(dataset.queries, query_vectors, strict=True)}
+        index.close()
+        score = evaluate(run, dataset.qrels)
+        rows.append([label, f"{score['ndcg10']:.3f}", f"{score['r10']:.3f}",
+                     f"{score['r100']:.3f}"])
+    print_table(f"Fusion settings, ragline hybrid on {dataset.name}",
+                ["fusion", "nDCG@10", "R@10", "R@100"], rows)
 
 
 # -- benchmark 2: latency -------------------------------------------------------------------

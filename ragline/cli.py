@@ -34,6 +34,7 @@ err = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 Mode = Literal["dense", "bm25", "hybrid"]
+ChunkerKind = Literal["recursive", "semantic"]
 
 ConfigOption = Annotated[Path | None,
                          typer.Option("--config", help="YAML merged over the defaults.")]
@@ -158,12 +159,14 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
            collection: CollectionOption = None, config: ConfigOption = None,
            prune: Annotated[bool, typer.Option(
                help="Remove documents of ingested folders whose files were deleted.")] = True,
+           chunker: Annotated[ChunkerKind | None, typer.Option(
+               help="recursive or semantic (default: config chunker.kind).")] = None,
            ) -> None:
     """Index .txt, .md, .html and .pdf files (re-running only indexes what changed)."""
     with RAGPipeline.from_settings(_settings(config), collection=collection,
-                                   generator=_no_generator()) as pipeline, \
+                                   generator=_no_generator(), rerank=False) as pipeline, \
             _progress_bar("embedding chunks") as progress:
-        report = pipeline.ingest(paths, prune=prune, on_progress=progress)
+        report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress)
     _print_report(report)
 
 
@@ -199,7 +202,7 @@ def search(query: Annotated[str | None, typer.Argument(help="Text to search for.
     if (query is None) == (queries is None):
         raise typer.BadParameter("give either a QUERY or --queries FILE")
     with RAGPipeline.from_settings(_settings(config), collection=collection,
-                                   generator=_no_generator()) as pipeline:
+                                   generator=_no_generator(), rerank=False) as pipeline:
         if queries is not None:
             lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines()]
             for line in filter(None, lines):
@@ -224,7 +227,7 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
            collection: CollectionOption = None, config: ConfigOption = None) -> None:
     """Remove documents (by path or id) and all their chunks from the index."""
     with RAGPipeline.from_settings(_settings(config), collection=collection,
-                                   generator=_no_generator()) as pipeline:
+                                   generator=_no_generator(), rerank=False) as pipeline:
         ids = [str(Path(d).resolve()) if Path(d).exists() or "/" in d else d for d in documents]
         removed = pipeline.index.delete(ids)
     out.print(f"removed {removed} chunks of {len(ids)} document(s)")

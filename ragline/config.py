@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ragline.errors import ConfigError
@@ -35,11 +35,15 @@ class EmbedderSettings(_Section):
 
 
 class ChunkerSettings(_Section):
-    """Sizes of the recursive chunker, measured in tokens of ``encoding``."""
+    """Which chunker splits documents, and its sizes in tokens of ``encoding``."""
 
+    kind: Literal["recursive", "semantic"]
     size_tokens: int = Field(gt=8)
     overlap_tokens: int = Field(ge=0)
     encoding: str
+    min_tokens: int = Field(ge=0)
+    breakpoint: Literal["percentile", "stddev", "iqr"]
+    breakpoint_threshold: float | None
 
 
 class Bm25Settings(_Section):
@@ -59,8 +63,21 @@ class IndexSettings(_Section):
     api_key: SecretStr | None
     quantization: Literal["int8", "none"]
     candidates: int = Field(gt=0)
+    dense_candidates: int | None = Field(gt=0)
+    bm25_candidates: int | None = Field(gt=0)
+    fusion: Literal["rrf", "dbsf"]
     rrf_k: int = Field(gt=0)
+    weights: tuple[float, float] | None
     bm25: Bm25Settings
+
+    @model_validator(mode="after")
+    def _weights_need_rrf(self) -> IndexSettings:
+        if self.weights is not None:
+            if self.fusion != "rrf":
+                raise ValueError("weights apply to fusion 'rrf' only")
+            if min(self.weights) < 0 or max(self.weights) <= 0:
+                raise ValueError("weights must be >= 0 with at least one > 0")
+        return self
 
 
 class RetrievalSettings(_Section):
@@ -68,6 +85,13 @@ class RetrievalSettings(_Section):
 
     k: int = Field(gt=0)
     mode: Literal["dense", "bm25", "hybrid"]
+
+
+class RerankSettings(_Section):
+    """The cross-encoder that reorders retrieved chunks, when one is available offline."""
+
+    model: str | None
+    candidates: int = Field(gt=0)
 
 
 class ContextSettings(_Section):
@@ -104,6 +128,7 @@ class Settings(BaseSettings):
     chunker: ChunkerSettings
     index: IndexSettings
     retrieval: RetrievalSettings
+    rerank: RerankSettings
     context: ContextSettings
     generation: GenerationSettings
 

@@ -1,14 +1,17 @@
 """``RAGPipeline``: question -> retrieve -> pack -> generate -> verify -> cited ``Answer``.
 
-Every stage is timed. The answer of the configured generator is kept only when
-it cites at least one packed passage and passes the support check; otherwise
-the extractive fallback answers from the same passages, and ``Answer.route``
-records why. The pipeline owns no global state: build it from settings, use
-it, close it (or use it as a context manager).
+Every stage is timed. When a cross-encoder is configured and available offline,
+a wider pool of chunks is retrieved and reordered by it before packing. The
+answer of the configured generator is kept only when it cites at least one
+packed passage and passes the support check; otherwise the extractive fallback
+answers from the same passages, and ``Answer.route`` records why. The pipeline
+owns no global state: build it from settings, use it, close it (or use it as a
+context manager).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,26 +22,44 @@ from ragline.app.support import check_support
 from ragline.config import Settings
 from ragline.errors import InvalidInput
 from ragline.models.chat import ChatModel, chat_model_from_settings
+from ragline.models.embedder import embedder_from_settings
 from ragline.models.extractive import ExtractiveModel
-from ragline.models.tokens import get_encoding
+from ragline.models.rerank import CrossEncoderReranker, Reranker
 from ragline.prompts import PromptTemplate, load_prompt
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
-from ragline.rag.ingest import IngestReport, Progress, ingest_paths
+from ragline.rag.ingest import Chunker, IngestReport, Progress, ingest_paths
 from ragline.rag.packing import pack_context
+from ragline.rag.semantic_chunker import SemanticChunker
 from ragline.rag.transport import Filters
+from ragline.tokens import get_encoding
 from ragline.types import Answer, ChatRequest, ChatResponse, ScoredChunk, SearchMode
 
 NO_PASSAGES = "No indexed passage matches this question, so there is nothing to answer from."
+log = logging.getLogger("ragline")
+
+
+def _reranker(model: str | None) -> Reranker | None:
+    """The configured cross-encoder, or None (said once) when it is not available offline."""
+    if model is None:
+        return None
+    if not CrossEncoderReranker.available(model):
+        log.warning("reranker %s is not available offline (not a local path nor in the "
+                    "Hugging Face cache); answering without reranking. Set rerank.model to a "
+                    "local path, or to null to turn reranking off.", model)
+        return None
+    return CrossEncoderReranker(model)
 
 
 class RAGPipeline:
     """The main job of ragline: ingest documents, answer questions with citations."""
 
     def __init__(self, settings: Settings, *, index: QdrantIndex, generator: ChatModel,
-                 fallback: ChatModel | None, prompt: PromptTemplate) -> None:
+                 fallback: ChatModel | None, prompt: PromptTemplate,
+                 reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.index = index
+        self.reranker = reranker
         self.generator = generator
         self.fallback = fallback
         self.prompt = prompt
@@ -46,14 +67,20 @@ class RAGPipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None,
-                      generator: ChatModel | None = None) -> RAGPipeline:
-        """Build the pipeline the settings describe; ``generator`` overrides the configured one."""
+                      generator: ChatModel | None = None, rerank: bool = True) -> RAGPipeline:
+        """Build the pipeline the settings describe; ``generator`` overrides the configured one.
+
+        ``rerank=False`` skips the reranker (for ingest-only or search-only use).
+        """
         generation = settings.generation
         return cls(settings,
-                   index=QdrantIndex.from_settings(settings, collection=collection),
+                   index=QdrantIndex.from_settings(
+                       settings, collection=collection,
+                       embedder=embedder_from_settings(settings.embedder)),
                    generator=generator or chat_model_from_settings(generation),
                    fallback=ExtractiveModel() if generation.fallback == "extractive" else None,
-                   prompt=load_prompt(generation.prompt, generation.prompt_version))
+                   prompt=load_prompt(generation.prompt, generation.prompt_version),
+                   reranker=_reranker(settings.rerank.model) if rerank else None)
 
     def __enter__(self) -> Self:
         return self
@@ -65,15 +92,30 @@ class RAGPipeline:
         """Release the index."""
         self.index.close()
 
-    def ingest(self, paths: Sequence[Path], *, prune: bool = True,
-               on_progress: Progress | None = None) -> IngestReport:
-        """Load, chunk, embed and index files or folders; idempotent (see ``rag.ingest``)."""
+    def chunker(self, kind: str | None = None) -> Chunker:
+        """The chunker of ``kind`` (``recursive`` or ``semantic``; default from settings)."""
         chunking = self.settings.chunker
-        chunker = RecursiveChunker(size_tokens=chunking.size_tokens,
-                                   overlap_tokens=chunking.overlap_tokens,
+        kind = kind or chunking.kind
+        if kind == "recursive":
+            return RecursiveChunker(size_tokens=chunking.size_tokens,
+                                    overlap_tokens=chunking.overlap_tokens,
+                                    encoding=chunking.encoding)
+        if kind == "semantic":
+            return SemanticChunker(self.index.embedder, min_tokens=chunking.min_tokens,
+                                   max_tokens=chunking.size_tokens,
+                                   breakpoint=chunking.breakpoint,
+                                   threshold=chunking.breakpoint_threshold,
                                    encoding=chunking.encoding)
-        return ingest_paths(paths, index=self.index, chunker=chunker, prune=prune,
-                            on_progress=on_progress)
+        raise InvalidInput(f"chunker must be 'recursive' or 'semantic', but got {kind!r}")
+
+    def ingest(self, paths: Sequence[Path], *, prune: bool = True, chunker: str | None = None,
+               on_progress: Progress | None = None) -> IngestReport:
+        """Load, chunk, embed and index files or folders; idempotent (see ``rag.ingest``).
+
+        Re-ingesting with another chunker replaces every changed document's chunks.
+        """
+        return ingest_paths(paths, index=self.index, chunker=self.chunker(chunker),
+                            prune=prune, on_progress=on_progress)
 
     def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                  filters: Filters | None = None) -> list[ScoredChunk]:
@@ -99,8 +141,16 @@ class RAGPipeline:
             timings[stage] = round((now - clock) * 1000, 3)
             clock = now
 
-        ranked = self.retrieve(question, k=k, mode=mode, filters=filters)
-        lap("retrieve")
+        k = k or self.settings.retrieval.k
+        if self.reranker is None:
+            ranked = self.retrieve(question, k=k, mode=mode, filters=filters)
+            lap("retrieve")
+        else:
+            pool = self.retrieve(question, k=max(k, self.settings.rerank.candidates), mode=mode,
+                                 filters=filters)
+            lap("retrieve")
+            ranked = self.reranker.rerank(question, pool, top_k=k)
+            lap("rerank")
         if not ranked:
             timings["total"] = round((time.perf_counter() - started) * 1000, 3)
             return Answer(NO_PASSAGES, (), (), "none (no passages retrieved)", 0.0, "off", timings)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragline.models.text import content_terms, sentences
+from ragline.text import content_terms, sentences
 from ragline.types import ScoredChunk
 
 _MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

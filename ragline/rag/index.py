@@ -23,9 +23,17 @@ import numpy as np
 
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, ConfigError, InvalidInput
-from ragline.models.embedder import Embedder, Vectors
+from ragline.protocols import Embedder, Vectors
 from ragline.rag.bm25 import Bm25Encoder
-from ragline.rag.transport import DENSE, SPARSE, Filters, QuerySpec, StoredPoint, Transport
+from ragline.rag.transport import (
+    DENSE,
+    SPARSE,
+    Filters,
+    Fusion,
+    QuerySpec,
+    StoredPoint,
+    Transport,
+)
 from ragline.types import Chunk, ScoredChunk, SearchMode, point_id_for
 
 _WRITE_BATCH = 256
@@ -47,7 +55,8 @@ class QdrantIndex:
     """The :class:`Index` implementation: one Qdrant collection of chunks."""
 
     def __init__(self, transport: Transport, *, name: str, embedder: Embedder,
-                 bm25: Bm25Encoder, embedder_name: str, candidates: int = 50, rrf_k: int = 60,
+                 bm25: Bm25Encoder, embedder_name: str, candidates: int = 50,
+                 bm25_candidates: int | None = None, fusion: Fusion = Fusion(),
                  avg_len_tolerance: float = 0.05) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be > 0, but got {candidates}")
@@ -56,18 +65,21 @@ class QdrantIndex:
         self.embedder = embedder
         self.embedder_name = embedder_name
         self.candidates = candidates
-        self.rrf_k = rrf_k
+        self.bm25_candidates = bm25_candidates or candidates
+        self.fusion = fusion
         self.avg_len_tolerance = avg_len_tolerance
         self._bm25_base = bm25
         self._bm25: Bm25Encoder | None = None
         self._cached_meta: dict[str, Any] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, collection: str | None = None,
-                      embedder: Embedder | None = None) -> QdrantIndex:
-        """Build the index the settings describe (Edge shard under ``home`` or qdrant-client)."""
-        from ragline.models.embedder import SentenceTransformerEmbedder
+    def from_settings(cls, settings: Settings, *, embedder: Embedder,
+                      collection: str | None = None) -> QdrantIndex:
+        """Build the index the settings describe (Edge shard under ``home`` or qdrant-client).
 
+        ``embedder`` must be the model named by ``settings.embedder.model``; the
+        collection records that name and refuses another one later.
+        """
         name = collection or settings.collection
         if not name.replace("-", "").replace("_", "").isalnum():
             raise InvalidInput(f"collection name {name!r} may only hold letters, digits, - and _")
@@ -91,13 +103,15 @@ class QdrantIndex:
             transport = ClientTransport(client, name,
                                         quantize=settings.index.quantization == "int8")
         bm = settings.index.bm25
+        ix = settings.index
         return cls(transport, name=name,
-                   embedder=embedder or SentenceTransformerEmbedder(
-                       settings.embedder.model, batch_size=settings.embedder.batch_size,
-                       device=settings.embedder.device),
+                   embedder=embedder,
                    bm25=Bm25Encoder(language=bm.language, k1=bm.k1, b=bm.b),
-                   embedder_name=settings.embedder.model, candidates=settings.index.candidates,
-                   rrf_k=settings.index.rrf_k, avg_len_tolerance=bm.avg_len_tolerance)
+                   embedder_name=settings.embedder.model,
+                   candidates=ix.dense_candidates or ix.candidates,
+                   bm25_candidates=ix.bm25_candidates or ix.candidates,
+                   fusion=Fusion(ix.fusion, ix.rrf_k, ix.weights),
+                   avg_len_tolerance=bm.avg_len_tolerance)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -318,13 +332,14 @@ class QdrantIndex:
             vec = dense if dense is not None else self.embedder.embed_query(query)
             dense_list = np.asarray(vec, dtype=np.float32).tolist()
         sparse = self._encoder(meta).encode_query(query) if mode in ("bm25", "hybrid") else None
-        depth = max(self.candidates, k)  # fusion can only return what the prefetches found
-        main = QuerySpec(dense_list, sparse, k, depth, self.rrf_k, flt)
+        # Fusion can only return what the prefetches found: each is at least k deep.
+        depths = (max(self.candidates, k), max(self.bm25_candidates, k))
+        main = QuerySpec(dense_list, sparse, k, depths, self.fusion, flt)
         if mode != "hybrid" or not explain:
             return [main]
         return [main,
-                QuerySpec(dense_list, None, depth, 0, 0, flt, with_payload=False),
-                QuerySpec(None, sparse, depth, 0, 0, flt, with_payload=False)]
+                QuerySpec(dense_list, None, depths[0], filters=flt, with_payload=False),
+                QuerySpec(None, sparse, depths[1], filters=flt, with_payload=False)]
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None,
                mode: SearchMode = "hybrid", *, query_vector: Vectors | None = None,

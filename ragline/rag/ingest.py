@@ -14,13 +14,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
 from ragline.rag.loaders import load_documents
-from ragline.types import Chunk
+from ragline.types import Chunk, Document
 
 Progress = Callable[[int, int], None]
+
+
+class Chunker(Protocol):
+    """Splits a document into chunks (``RecursiveChunker``, ``SemanticChunker``)."""
+
+    def split(self, document: Document) -> list[Chunk]:
+        """The document's chunks, in order."""
+        ...
 
 
 @dataclass(slots=True)
@@ -47,7 +55,7 @@ def _pruned(paths: Sequence[Path], index: QdrantIndex, loaded: set[str]) -> list
                   and not Path(doc_id).exists())
 
 
-def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: RecursiveChunker,
+def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
                  prune: bool = True, on_progress: Progress | None = None) -> IngestReport:
     """Load, chunk, embed and store every supported file under ``paths``.
 

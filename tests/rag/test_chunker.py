@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragline.models.tokens import get_encoding
 from ragline.rag.chunker import RecursiveChunker
+from ragline.tokens import get_encoding
 from ragline.types import Chunk, Document, chunk_id_for
 
 ENCODING = get_encoding("cl100k_base")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragline.models.text import content_terms, sentences, stem
+from ragline.text import content_terms, sentences, stem
 
 
 def spans(text: str) -> list[str]:

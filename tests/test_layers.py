@@ -1,0 +1,47 @@
+"""The package keeps the layering of the architecture map: no module imports a higher layer.
+
+cross-cutting (types, errors, config, protocols, text, tokens, prompts)
+  < data (rag) < model (models) < application (app, integrations) < cli
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ragline"
+RANK = {"types": 0, "errors": 0, "config": 0, "protocols": 0, "text": 0, "tokens": 0,
+        "prompts": 0, "rag": 1, "models": 2, "app": 3, "integrations": 3, "cli": 4,
+        "__main__": 5, "__init__": 5}
+
+
+def layer_of(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # includes lazy imports
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m == "ragline" or m.startswith("ragline.")}
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    violations = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        module = ".".join(parts)
+        own = RANK[layer_of(module)]
+        for target in imported_modules(path):
+            if target != "ragline" and RANK[layer_of(target)] > own:
+                violations.append(f"{module} imports {target}")
+    assert violations == []
+
+
+def test_every_package_module_has_a_known_layer() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        assert layer_of(module) in RANK, module
