@@ -37,6 +37,16 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(vector.indices, vector.values)
 
 
+def _stored(record: Any) -> StoredPoint:
+    vectors = dict(record.vector or {})
+    sparse = vectors.get(SPARSE)
+    return StoredPoint(
+        str(record.id), [float(x) for x in vectors.get(DENSE) or []],
+        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None
+        else SparseVector([], []),
+        dict(record.payload or {}))
+
+
 class EdgeTransport:
     """A :class:`~ragline.rag.transport.Transport` over a Qdrant Edge shard in ``directory``."""
 
@@ -125,6 +135,18 @@ class EdgeTransport:
                 with_payload=fields or False, with_vector=False))
             for record in records:
                 yield str(record.id), dict(record.payload or {})
+            if offset is None:
+                return
+
+    def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
+        """Page through every point with both vectors and the full payload, in id order."""
+        offset: Any = None
+        while True:
+            records, offset = self.shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=batch_size, with_payload=True, with_vector=True))
+            page = [_stored(record) for record in records]
+            if page:
+                yield page
             if offset is None:
                 return
 

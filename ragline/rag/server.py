@@ -118,6 +118,19 @@ class ClientTransport:
             if offset is None:
                 return
 
+    def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
+        """Page through every point with both vectors and the full payload."""
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.collection, limit=batch_size, offset=offset, with_payload=True,
+                with_vectors=True)
+            page = [_stored(record) for record in records]
+            if page:
+                yield page
+            if offset is None:
+                return
+
     def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
         """Replace the BM25 vectors of existing points."""
         from qdrant_client import models
@@ -169,6 +182,17 @@ class ClientTransport:
     def close(self) -> None:
         """Close the client's connections."""
         self.client.close()
+
+
+def _stored(record: Any) -> StoredPoint:
+    vectors: Any = record.vector if isinstance(record.vector, dict) else {}
+    dense = vectors.get(DENSE) or []
+    sparse = vectors.get(SPARSE)
+    return StoredPoint(
+        str(record.id), [float(x) for x in dense],
+        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None
+        else SparseVector([], []),
+        dict(record.payload or {}))
 
 
 def _describe(client: QdrantClient) -> str:

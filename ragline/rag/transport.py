@@ -106,6 +106,10 @@ class Transport(Protocol):
         """Payload ``fields`` of the given points that exist, by id."""
         ...
 
+    def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
+        """Every point with both vectors and its full payload, in pages of ``batch_size``."""
+        ...
+
     def scroll(self, filters: Filters | None,
                fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every point matching ``filters``, as (id, payload restricted to ``fields``)."""

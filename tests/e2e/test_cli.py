@@ -141,3 +141,12 @@ def test_demo_answers_three_questions_with_sources(tmp_path: Path) -> None:
     assert done.stdout.count("route: ") == 3
     assert "docs/retrieval.md" in done.stdout
     assert "[1]" in done.stdout
+
+
+def test_index_export_to_an_unreachable_server_exits_2(workdir: Path) -> None:
+    run(["ingest", "corpus", "--collection", "notes"], workdir)
+    done = run(["index", "export", "notes", "--url", "http://127.0.0.1:9"], workdir, check=False)
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert "cannot use the Qdrant server at http://127.0.0.1:9" in message
+    assert "Traceback" not in done.stderr
