@@ -21,6 +21,7 @@ character of the document, in order.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -97,17 +98,10 @@ class RecursiveChunker:
         document's ``source``, ``title`` and ``format`` (and ``page`` for PDFs).
         """
         text = document.text
-        copied = {k: document.metadata[k] for k in _COPIED_KEYS if k in document.metadata}
-        chunks: list[Chunk] = []
-        for section in _sections(text, markdown=document.metadata.get("format", "md") == "md"):
-            for start, end in self._merge(text, self._pieces(text, section.start, section.end)):
-                metadata: dict[str, Any] = {"start": start, "end": end,
-                                            "heading_path": list(section.heading_path), **copied}
-                page = page_at(document.metadata, start)
-                if page is not None:
-                    metadata["page"] = page
-                chunks.append(Chunk.create(document.id, text[start:end], len(chunks), metadata))
-        return chunks
+        return chunks_from_spans(document, (
+            (start, end, section.heading_path)
+            for section in document_sections(document)
+            for start, end in self._merge(text, self._pieces(text, section.start, section.end))))
 
     def _count(self, text: str) -> int:
         return len(self._encoding.encode_ordinary(text))
@@ -208,6 +202,30 @@ class RecursiveChunker:
                 return begin, count
             begin = _next_word_start(text, begin, end)
         return None
+
+
+def document_sections(document: Document) -> list[_Section]:
+    """The document cut before each Markdown heading (Markdown or unknown format only)."""
+    return _sections(document.text, markdown=document.metadata.get("format", "md") == "md")
+
+
+def chunks_from_spans(document: Document,
+                      spans: Iterable[tuple[int, int, list[str]]]) -> list[Chunk]:
+    """Chunks for ``(start, end, heading_path)`` spans of the document, in the given order.
+
+    Metadata: ``start``, ``end``, ``heading_path``, the document's ``source``,
+    ``title`` and ``format``, and ``page`` for PDFs; positions count from 0.
+    """
+    copied = {k: document.metadata[k] for k in _COPIED_KEYS if k in document.metadata}
+    chunks: list[Chunk] = []
+    for start, end, heading_path in spans:
+        metadata: dict[str, Any] = {"start": start, "end": end,
+                                    "heading_path": list(heading_path), **copied}
+        page = page_at(document.metadata, start)
+        if page is not None:
+            metadata["page"] = page
+        chunks.append(Chunk.create(document.id, document.text[start:end], len(chunks), metadata))
+    return chunks
 
 
 def _drop_excess(text: str, pieces: list[_Piece], i: int, j: int, excess: int) -> int:

@@ -48,13 +48,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from ragline.rag.chunker import _sections
-from ragline.rag.loaders import page_at
+from ragline.rag.chunker import chunks_from_spans, document_sections
 from ragline.text import sentences
 from ragline.tokens import get_encoding
 from ragline.types import Chunk, Document
@@ -70,7 +69,6 @@ Breakpoint = Literal["percentile", "stddev", "iqr"]
 
 _BREAKPOINTS: tuple[Breakpoint, ...] = ("percentile", "stddev", "iqr")
 _DEFAULT_THRESHOLDS: dict[str, float] = {"percentile": 90.0, "stddev": 1.5, "iqr": 1.5}
-_COPIED_KEYS = ("source", "title", "format")
 _WORD = re.compile(r"\S+")
 _HEADING = re.compile(r"#{1,6}[ \t]")
 _ESTIMATE_SLACK = 2  # a span whose summed unit tokens exceed this x max is not encoded
@@ -127,7 +125,7 @@ class SemanticChunker:
         document's ``source``, ``title`` and ``format`` (and ``page`` for PDFs).
         """
         text = document.text
-        sections = _sections(text, markdown=document.metadata.get("format", "md") == "md")
+        sections = document_sections(document)
         units = [self._units(text, section.start, section.end) for section in sections]
         flat = [unit for section_units in units for unit in section_units]
         if not flat:
@@ -148,20 +146,11 @@ class SemanticChunker:
             offset += count
         cutoff = self._cutoff([d for ds in distances for d in ds if d != -math.inf])
 
-        copied = {k: document.metadata[k] for k in _COPIED_KEYS if k in document.metadata}
-        chunks: list[Chunk] = []
-        for section, section_units, section_distances in zip(sections, units, distances,
-                                                             strict=True):
-            groups = self._groups(text, section_units, section_distances, cutoff)
-            for first, last, _ in groups:
-                start, end = section_units[first][0], section_units[last][1]
-                metadata: dict[str, Any] = {"start": start, "end": end,
-                                            "heading_path": list(section.heading_path), **copied}
-                page = page_at(document.metadata, start)
-                if page is not None:
-                    metadata["page"] = page
-                chunks.append(Chunk.create(document.id, text[start:end], len(chunks), metadata))
-        return chunks
+        return chunks_from_spans(document, (
+            (section_units[first][0], section_units[last][1], section.heading_path)
+            for section, section_units, section_distances in zip(sections, units, distances,
+                                                                 strict=True)
+            for first, last, _ in self._groups(text, section_units, section_distances, cutoff)))
 
     def _count(self, span: str) -> int:
         return len(self._encoding.encode_ordinary(span))
