@@ -129,9 +129,18 @@ class QdrantIndex:
         """Whether the collection has been created."""
         return self.transport.exists()
 
-    def _bm25_identity(self) -> dict[str, Any]:
+    def bm25_identity(self) -> dict[str, Any]:
+        """The BM25 settings this index encodes with, as stored in collection metadata."""
         b = self._bm25_base
         return {"language": b.language, "k1": b.k1, "b": b.b}
+
+    def metadata(self) -> dict[str, Any]:
+        """A copy of the collection's metadata, read afresh (embedder, BM25 statistics)."""
+        return dict(self._meta(fresh=True))
+
+    def forget_metadata(self) -> None:
+        """Drop the cached metadata, e.g. after another writer replaced it; re-read on use."""
+        self._cached_meta = None
 
     def _meta(self, *, fresh: bool = False) -> dict[str, Any]:
         """The collection's metadata, read once and then kept (``fresh`` re-reads it).
@@ -151,10 +160,10 @@ class QdrantIndex:
                     f"embedder.model: collection {self.name!r} was built with "
                     f"{meta.get('embedder')!r} but the configuration says {self.embedder_name!r}; "
                     "use the same model or ingest into a new collection")
-            if meta.get("bm25") != self._bm25_identity():
+            if meta.get("bm25") != self.bm25_identity():
                 raise ConfigError(
                     f"index.bm25: collection {self.name!r} was built with {meta.get('bm25')} "
-                    f"but the configuration says {self._bm25_identity()}; "
+                    f"but the configuration says {self.bm25_identity()}; "
                     "use the same settings or ingest into a new collection")
             if meta.get("dirty"):
                 meta = self._repair(meta)
@@ -167,7 +176,7 @@ class QdrantIndex:
 
     def _create(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"format": 1, "embedder": self.embedder_name,
-                                "dimension": self.embedder.dimension, "bm25": self._bm25_identity(),
+                                "dimension": self.embedder.dimension, "bm25": self.bm25_identity(),
                                 "avg_len": None, "total_len": 0, "points": 0, "dirty": False}
         self.transport.create(self.embedder.dimension, meta)
         self._cached_meta = meta

@@ -17,15 +17,15 @@ from ragline.rag.index import QdrantIndex
 
 def _target_meta(source: QdrantIndex, target: QdrantIndex) -> dict[str, Any]:
     """The source's metadata, checked against what the target index will accept later."""
-    meta = dict(source._meta(fresh=True))
+    meta = source.metadata()
     if meta.get("embedder") != target.embedder_name:
         raise InvalidInput(
             f"collection {source.name!r} was built with {meta.get('embedder')!r} but the "
             f"target is configured for {target.embedder_name!r}; use the same embedder.model")
-    if meta.get("bm25") != target._bm25_identity():
+    if meta.get("bm25") != target.bm25_identity():
         raise InvalidInput(
             f"collection {source.name!r} was built with BM25 settings {meta.get('bm25')} but "
-            f"the target is configured with {target._bm25_identity()}; use the same index.bm25")
+            f"the target is configured with {target.bm25_identity()}; use the same index.bm25")
     return meta
 
 
@@ -57,7 +57,7 @@ def copy_collection(source: QdrantIndex, target: QdrantIndex, *, batch_size: int
         target.transport.write_meta(dirty)
     else:
         target.transport.create(dimension, dirty)
-    target._cached_meta = None  # re-read (and checked) on next use
+    target.forget_metadata()  # re-read (and checked) on next use
     total = source.transport.count()
     copied = 0
     if on_progress is not None:
