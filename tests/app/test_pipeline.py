@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2
-import openai
 import pytest
 
 from ragline.app.pipeline import NO_PASSAGES, RAGPipeline
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.openai_chat import OpenAIChatModel
+from ragline.models.scripted import scripted_openai_model
 from ragline.rag.loaders import load_document
 
 GUIDE = """# Storage
@@ -44,20 +42,13 @@ def extractive_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 def scripted_openai(reply: str) -> OpenAIChatModel:
-    """The real OpenAI SDK whose HTTP layer answers ``reply``."""
+    """The real OpenAI SDK whose (scripted) server answers ``reply``; checks the prompt shape."""
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content)
+    def answer(body: dict[str, Any]) -> str:
         assert body["messages"][0]["role"] == "system"
-        return httpx2.Response(200, json={
-            "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply}}],
-            "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}})
+        return reply
 
-    client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1",
-                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    return OpenAIChatModel(model="gpt-4o-mini", client=client)
+    return scripted_openai_model(answer, usage=(300, 20))[0]
 
 
 def test_extractive_answer_is_cited_and_timed(extractive_settings: Settings,

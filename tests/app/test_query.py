@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx2
-import openai
 import pytest
 
 from ragline.app.query import (
@@ -22,6 +19,7 @@ from ragline.config import Settings
 from ragline.errors import InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.openai_chat import OpenAIChatModel
+from ragline.models.scripted import scripted_openai_model
 from ragline.rag.index import QdrantIndex
 from ragline.types import Chunk, Message, ScoredChunk
 
@@ -29,20 +27,8 @@ QUESTION = "How long do cats sleep?"
 
 
 def scripted_openai(reply: str) -> tuple[OpenAIChatModel, list[dict[str, Any]]]:
-    """The real OpenAI SDK whose HTTP layer answers ``reply``, and the request bodies it saw."""
-    seen: list[dict[str, Any]] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(json.loads(request.content))
-        return httpx2.Response(200, json={
-            "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
-
-    client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1",
-                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    return OpenAIChatModel(model="gpt-4o-mini", client=client), seen
+    """The real OpenAI SDK whose (scripted) server answers ``reply``, and the bodies it saw."""
+    return scripted_openai_model(reply)
 
 
 # -- expand_query ---------------------------------------------------------------------------

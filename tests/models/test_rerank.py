@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 
-import httpx2
 import numpy as np
-import openai
 import pytest
 
 from ragline.errors import InvalidInput, ProviderError, ProviderNotInstalled
@@ -23,6 +20,7 @@ from ragline.models.rerank import (
     mmr,
     parse_rating,
 )
+from ragline.models.scripted import scripted_openai_model
 from ragline.types import Chunk, ScoredChunk
 
 INDEX_QUERY = "Where does ragline keep its index?"
@@ -137,23 +135,16 @@ def test_missing_sentence_transformers(cross_encoder_dir: Path,
 
 
 def scripted_rater(seen: list[str]) -> OpenAIChatModel:
-    """The real OpenAI SDK whose HTTP layer rates the passage found in each request."""
+    """The real OpenAI SDK whose (scripted) server rates the passage found in each request."""
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        prompt = json.loads(request.content)["messages"][0]["content"]
+    def rate(body: dict[str, object]) -> str:
+        prompt = str(body["messages"][0]["content"])  # type: ignore[index]
         seen.append(prompt)
         passage = prompt.split("Passage:", 1)[1]
-        reply = ("8" if "Qdrant" in passage else "Rating: 3/10" if "Dogs" in passage
-                 else "I cannot judge this.")
-        return httpx2.Response(200, json={
-            "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply}}],
-            "usage": {"prompt_tokens": 90, "completion_tokens": 1, "total_tokens": 91}})
+        return ("8" if "Qdrant" in passage else "Rating: 3/10" if "Dogs" in passage
+                else "I cannot judge this.")
 
-    client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1",
-                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    return OpenAIChatModel(model="gpt-4o-mini", client=client)
+    return scripted_openai_model(rate, usage=(90, 1))[0]
 
 
 def test_llm_reranker_rates_each_passage() -> None:
