@@ -273,6 +273,7 @@ def _transfer(config: Path | None, collection: str, url: str, api_key: str | Non
     import warnings
 
     from pydantic import SecretStr
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
     from ragline.errors import InvalidInput
     from ragline.models.embedder import embedder_from_settings
@@ -298,14 +299,8 @@ def _transfer(config: Path | None, collection: str, url: str, api_key: str | Non
         with source, target, _progress_bar("copying points") as progress:
             copied = copy_collection(source, target, batch_size=batch_size,
                                      on_progress=progress)
-    except RagLineError:
-        raise
-    except Exception as exc:
-        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-        if isinstance(exc, ResponseHandlingException | UnexpectedResponse | ConnectionError):
-            raise InvalidInput(f"cannot use the Qdrant server at {url}: {exc}") from exc
-        raise
+    except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
+        raise InvalidInput(f"cannot use the Qdrant server at {url}: {exc}") from exc
     out.print(f"copied {copied} points from {source.transport.where} ({collection}) "
               f"to {target.transport.where} ({target_name})", highlight=False, markup=False)
 
