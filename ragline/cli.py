@@ -34,7 +34,7 @@ err = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 Mode = Literal["dense", "bm25", "hybrid"]
-ChunkerKind = Literal["recursive", "semantic"]
+ChunkerKind = Literal["recursive", "markdown", "semantic"]
 
 ConfigOption = Annotated[Path | None,
                          typer.Option("--config", help="YAML merged over the defaults.")]
@@ -160,13 +160,20 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
            prune: Annotated[bool, typer.Option(
                help="Remove documents of ingested folders whose files were deleted.")] = True,
            chunker: Annotated[ChunkerKind | None, typer.Option(
-               help="recursive or semantic (default: config chunker.kind).")] = None,
+               help="recursive, markdown or semantic (default: config chunker.kind).")] = None,
+           workers: Annotated[int | None, typer.Option(
+               min=1, help="Processes that load and chunk files "
+                           "(default: config ingest.workers).")] = None,
            ) -> None:
-    """Index .txt, .md, .html and .pdf files (re-running only indexes what changed)."""
+    """Index .txt, .md, .html and .pdf files (re-running only indexes what changed).
+
+    An interrupted run is resumed by running the same command again.
+    """
     with RAGPipeline.from_settings(_settings(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline, \
             _progress_bar("embedding chunks") as progress:
-        report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress)
+        report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress,
+                                 workers=workers)
     _print_report(report)
 
 

@@ -13,13 +13,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ragline.errors import ConfigError
 
 _PACKAGED_DEFAULTS = Path(__file__).parent / "_configs" / "default.yaml"
 _SOURCE_DEFAULTS = Path(__file__).parent.parent / "configs" / "default.yaml"
+
+
+_RAGLINE_PAYLOAD_KEYS = ("chunk_id", "doc_id", "position", "bm25_len")
 
 
 class _Section(BaseModel):
@@ -37,13 +48,21 @@ class EmbedderSettings(_Section):
 class ChunkerSettings(_Section):
     """Which chunker splits documents, and its sizes in tokens of ``encoding``."""
 
-    kind: Literal["recursive", "semantic"]
+    kind: Literal["recursive", "markdown", "semantic"]
     size_tokens: int = Field(gt=8)
     overlap_tokens: int = Field(ge=0)
     encoding: str
     min_tokens: int = Field(ge=0)
     breakpoint: Literal["percentile", "stddev", "iqr"]
     breakpoint_threshold: float | None
+
+
+class IngestSettings(_Section):
+    """How ingest parallelises: file-loading processes and the embed/write batches."""
+
+    workers: int = Field(ge=1)
+    batch_size: int = Field(gt=0)
+    queue_depth: int = Field(gt=0)
 
 
 class Bm25Settings(_Section):
@@ -55,8 +74,25 @@ class Bm25Settings(_Section):
     avg_len_tolerance: float = Field(gt=0, lt=1)
 
 
+class FeedbackSettings(_Section):
+    """Pseudo-relevance feedback of hybrid search (``docs`` 0 turns it off).
+
+    A first fused query finds the ``docs`` best chunks; the query vector plus
+    ``weight`` times their mean dense vector (renormalised) is searched again.
+    """
+
+    docs: int = Field(ge=0, le=20)
+    weight: float = Field(gt=0)
+
+
 class IndexSettings(_Section):
-    """Where the Qdrant index lives and how hybrid queries are fused."""
+    """Where the Qdrant index lives, how hybrid queries are fused, and how points are laid out.
+
+    ``dense_vector`` ``""`` is Qdrant's unnamed vector; ``sparse_vector`` None means
+    the collection has no sparse vector (dense search only). ``text_key`` and
+    ``metadata_key`` are top-level payload keys, e.g. LangChain's ``page_content``
+    and ``metadata``.
+    """
 
     transport: Literal["edge", "client"]
     url: str | None
@@ -65,18 +101,42 @@ class IndexSettings(_Section):
     candidates: int = Field(gt=0)
     dense_candidates: int | None = Field(gt=0)
     bm25_candidates: int | None = Field(gt=0)
-    fusion: Literal["rrf", "dbsf"]
+    fusion: Literal["rrf", "dbsf", "convex"]
     rrf_k: int = Field(gt=0)
     weights: tuple[float, float] | None
+    bm25_saturation: float = Field(gt=0)
+    feedback: FeedbackSettings
     bm25: Bm25Settings
+    dense_vector: str
+    sparse_vector: str | None = Field(min_length=1)
+    text_key: str = Field(min_length=1)
+    metadata_key: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _weights_need_rrf(self) -> IndexSettings:
         if self.weights is not None:
-            if self.fusion != "rrf":
-                raise ValueError("weights apply to fusion 'rrf' only")
+            if self.fusion == "dbsf":
+                raise ValueError("weights apply to fusion 'rrf' and 'convex', not 'dbsf'")
             if min(self.weights) < 0 or max(self.weights) <= 0:
                 raise ValueError("weights must be >= 0 with at least one > 0")
+        return self
+
+    @field_validator("text_key", "metadata_key")
+    @classmethod
+    def _top_level_payload_key(cls, key: str) -> str:
+        if "." in key:
+            raise ValueError("must be a top-level payload key, without '.'")
+        if key in _RAGLINE_PAYLOAD_KEYS:
+            raise ValueError(f"{key!r} is one of ragline's own payload keys "
+                             f"{list(_RAGLINE_PAYLOAD_KEYS)}")
+        return key
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> IndexSettings:
+        if self.text_key == self.metadata_key:
+            raise ValueError("text_key and metadata_key must differ")
+        if self.sparse_vector == self.dense_vector:
+            raise ValueError("dense_vector and sparse_vector must differ")
         return self
 
 
@@ -126,6 +186,7 @@ class Settings(BaseSettings):
     collection: str = Field(min_length=1)
     embedder: EmbedderSettings
     chunker: ChunkerSettings
+    ingest: IngestSettings
     index: IndexSettings
     retrieval: RetrievalSettings
     rerank: RerankSettings

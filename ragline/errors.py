@@ -9,6 +9,7 @@ HTTP status a server should answer with::
     ├── InvalidInput              a request ragline cannot act on, e.g. an empty question (400)
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
+    ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
     └── ProviderError             a model provider failed (502)
         ├── ProviderNotInstalled  the provider's Python package is missing (500)
         └── MissingCredentials    the provider's API key is not set (401)
@@ -59,6 +60,19 @@ class CollectionNotFound(RagLineError):
         super().__init__(
             f"collection {name!r} does not exist in {where}; "
             f"create it with `ragline ingest PATH --collection {name}`"
+        )
+        self.name = name
+
+
+class ForeignCollection(RagLineError):
+    """The collection exists but ragline did not create it: it can be searched, not written."""
+
+    http_status = 409
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f"collection {name!r} in {where} was not created by ragline (it has no ragline "
+            "metadata), so ragline only searches it; ingest into a new collection name instead"
         )
         self.name = name
 

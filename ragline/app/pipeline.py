@@ -93,29 +93,42 @@ class RAGPipeline:
         self.index.close()
 
     def chunker(self, kind: str | None = None) -> Chunker:
-        """The chunker of ``kind`` (``recursive`` or ``semantic``; default from settings)."""
+        """The chunker of ``kind`` (default from settings).
+
+        ``recursive``: heading sections, then paragraphs, lines, sentences and
+        words, with overlap inside a section. ``markdown``: the same cuts without
+        overlap, so every chunk is one heading section, or a run of its
+        paragraphs when the section is too long. ``semantic``: cuts where the
+        meaning shifts between sentences.
+        """
         chunking = self.settings.chunker
         kind = kind or chunking.kind
-        if kind == "recursive":
-            return RecursiveChunker(size_tokens=chunking.size_tokens,
-                                    overlap_tokens=chunking.overlap_tokens,
-                                    encoding=chunking.encoding)
+        if kind in ("recursive", "markdown"):
+            return RecursiveChunker(
+                size_tokens=chunking.size_tokens,
+                overlap_tokens=chunking.overlap_tokens if kind == "recursive" else 0,
+                encoding=chunking.encoding)
         if kind == "semantic":
             return SemanticChunker(self.index.embedder, min_tokens=chunking.min_tokens,
                                    max_tokens=chunking.size_tokens,
                                    breakpoint=chunking.breakpoint,
                                    threshold=chunking.breakpoint_threshold,
                                    encoding=chunking.encoding)
-        raise InvalidInput(f"chunker must be 'recursive' or 'semantic', but got {kind!r}")
+        raise InvalidInput("chunker must be 'recursive', 'markdown' or 'semantic', "
+                           f"but got {kind!r}")
 
     def ingest(self, paths: Sequence[Path], *, prune: bool = True, chunker: str | None = None,
-               on_progress: Progress | None = None) -> IngestReport:
-        """Load, chunk, embed and index files or folders; idempotent (see ``rag.ingest``).
+               on_progress: Progress | None = None, workers: int | None = None) -> IngestReport:
+        """Load, chunk, embed and index files or folders; idempotent, resumable (``rag.ingest``).
 
         Re-ingesting with another chunker replaces every changed document's chunks.
+        ``workers`` (default: config ``ingest.workers``) processes load and chunk files.
         """
+        ingest = self.settings.ingest
         return ingest_paths(paths, index=self.index, chunker=self.chunker(chunker),
-                            prune=prune, on_progress=on_progress)
+                            prune=prune, on_progress=on_progress,
+                            workers=ingest.workers if workers is None else workers,
+                            batch_size=ingest.batch_size, queue_depth=ingest.queue_depth)
 
     def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                  filters: Filters | None = None) -> list[ScoredChunk]:

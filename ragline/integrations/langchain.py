@@ -5,6 +5,9 @@
   LCEL chains (``retriever | prompt | llm``).
 * :class:`LangChainEmbedder` wraps any LangChain ``Embeddings`` as a ragline
   :class:`~ragline.models.embedder.Embedder` (float32, L2-normalised vectors).
+* :class:`RaglineEmbeddings` is the other way round: a ragline embedder as
+  LangChain ``Embeddings``, e.g. to build a LangChain vector store that ragline
+  can then search with the same model.
 * :class:`LangChainChatModel` wraps any LangChain ``BaseChatModel`` as a ragline
   :class:`~ragline.models.chat.ChatModel`.
 
@@ -33,10 +36,10 @@ except ImportError as exc:
         "the LangChain integration needs langchain-core: pip install langchain-core",
         provider="langchain") from exc
 
-from ragline.protocols import Vectors
+from ragline.protocols import Embedder, Vectors
 from ragline.types import ChatRequest, ChatResponse, Message, SearchMode, Usage
 
-__all__ = ["LangChainChatModel", "LangChainEmbedder", "RaglineRetriever"]
+__all__ = ["LangChainChatModel", "LangChainEmbedder", "RaglineEmbeddings", "RaglineRetriever"]
 
 _PROBE = "ragline dimension probe"
 
@@ -145,6 +148,28 @@ class LangChainEmbedder:
             raise ProviderError(f"{type(self.embeddings).__name__} returned {vector.shape} "
                                 "for one query", provider="langchain")
         return self._check(vector)
+
+
+class RaglineEmbeddings(Embeddings):
+    """LangChain ``Embeddings`` over a ragline :class:`~ragline.protocols.Embedder`.
+
+    Returns exactly the ragline embedder's vectors as lists of floats, so a
+    LangChain vector store built with it can be searched by ragline with the
+    same embedder (and the other way round).
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages with the ragline embedder; one list of floats per text."""
+        vectors: list[list[float]] = self.embedder.embed_documents(list(texts)).tolist()
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one search query with the ragline embedder."""
+        vector: list[float] = self.embedder.embed_query(text).tolist()
+        return vector
 
 
 def _to_langchain(message: Message) -> BaseMessage:

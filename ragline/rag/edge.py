@@ -16,7 +16,17 @@ from typing import Any
 import qdrant_edge as qe
 
 from ragline.rag.bm25 import SparseVector
-from ragline.rag.transport import DENSE, SPARSE, Filters, Hit, QuerySpec, StoredPoint
+from ragline.rag.transport import (
+    ROUGH_HNSW_EF,
+    Filters,
+    Fusion,
+    Hit,
+    QuerySpec,
+    StoredPoint,
+    VectorNames,
+    dense_vector,
+    stored_point,
+)
 
 _SCROLL_PAGE = 1024
 
@@ -33,26 +43,37 @@ def edge_filter(filters: Filters | None) -> qe.Filter | None:
     return qe.Filter(must=conditions)
 
 
+def _fused(fusion: Fusion) -> Any:
+    """The Edge scoring query that fuses prefetch 0 (dense) and prefetch 1 (BM25)."""
+    if fusion.method == "dbsf":
+        return qe.Fusion.Dbsf()
+    if fusion.method == "rrf":
+        return qe.Fusion.Rrf(k=fusion.rrf_k,
+                             weights=list(fusion.weights) if fusion.weights else None)
+    ex = qe.Expression
+    dense, bm25 = ex.Variable("$score[0]"), ex.Variable("$score[1]")
+    w_dense, w_bm25 = fusion.convex_weights
+    saturated = ex.Div(bm25, ex.Sum([bm25, ex.Constant(fusion.saturation)]), 0.0)
+    return qe.Formula(
+        ex.Sum([ex.Mult([ex.Constant(w_dense), dense]), ex.Mult([ex.Constant(w_bm25), saturated])]),
+        {"$score[0]": 0.0, "$score[1]": 0.0})
+
+
 def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(vector.indices, vector.values)
 
 
-def _stored(record: Any) -> StoredPoint:
-    vectors = dict(record.vector or {})
-    sparse = vectors.get(SPARSE)
-    return StoredPoint(
-        str(record.id), [float(x) for x in vectors.get(DENSE) or []],
-        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None
-        else SparseVector([], []),
-        dict(record.payload or {}))
-
-
 class EdgeTransport:
-    """A :class:`~ragline.rag.transport.Transport` over a Qdrant Edge shard in ``directory``."""
+    """A :class:`~ragline.rag.transport.Transport` over a Qdrant Edge shard in ``directory``.
 
-    def __init__(self, directory: Path, *, quantize: bool = True) -> None:
+    Points carry the vectors named by ``names`` (``dense`` and ``bm25`` by default).
+    """
+
+    def __init__(self, directory: Path, *, quantize: bool = True,
+                 names: VectorNames = VectorNames()) -> None:
         self.directory = directory
         self.quantize = quantize
+        self.names = names
         self.where = str(directory.parent)
         self._shard: qe.EdgeShard | None = None
 
@@ -72,7 +93,7 @@ class EdgeTransport:
         return self._meta_path.exists() and (self.directory / "shard").exists()
 
     def create(self, dimension: int, meta: dict[str, Any]) -> None:
-        """Create the shard with dense + BM25 vectors and a keyword index on ``doc_id``.
+        """Create the shard with the named vectors and a keyword index on ``doc_id``.
 
         With ``quantize``, dense vectors also get an int8 copy kept in RAM: searches
         scan it and rescore the best candidates with the full vectors (on 100k
@@ -80,9 +101,12 @@ class EdgeTransport:
         """
         quantization = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, always_ram=True)
                         if self.quantize else None)
+        sparse = self.names.sparse
         config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            vectors={self.names.dense: qe.EdgeVectorParams(size=dimension,
+                                                           distance=qe.Distance.Cosine)},
+            sparse_vectors=({sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+                            if sparse is not None else {}),
             quantization_config=quantization,
         )
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -106,12 +130,16 @@ class EdgeTransport:
         tmp.replace(self._meta_path)
 
     def upsert(self, points: list[StoredPoint]) -> None:
-        """Write points (both vectors and payload) in one update operation."""
+        """Write points (vectors and payload) in one update operation."""
         if points:
             self.shard.update(qe.UpdateOperation.upsert_points([
-                qe.Point(p.id, {DENSE: p.dense, SPARSE: _sparse(p.sparse)}, p.payload)
-                for p in points
-            ]))
+                qe.Point(p.id, self._vectors(p), p.payload) for p in points]))
+
+    def _vectors(self, point: StoredPoint) -> dict[str, Any]:
+        vectors: dict[str, Any] = {self.names.dense: point.dense}
+        if point.sparse is not None and self.names.sparse is not None:
+            vectors[self.names.sparse] = _sparse(point.sparse)
+        return vectors
 
     def delete(self, point_ids: list[str]) -> None:
         """Delete the points with these ids."""
@@ -139,12 +167,12 @@ class EdgeTransport:
                 return
 
     def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
-        """Page through every point with both vectors and the full payload, in id order."""
+        """Page through every point with its vectors and the full payload, in id order."""
         offset: Any = None
         while True:
             records, offset = self.shard.scroll(qe.ScrollRequest(
                 offset=offset, limit=batch_size, with_payload=True, with_vector=True))
-            page = [_stored(record) for record in records]
+            page = [stored_point(str(r.id), r.vector, r.payload, self.names) for r in records]
             if page:
                 yield page
             if offset is None:
@@ -152,32 +180,37 @@ class EdgeTransport:
 
     def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
         """Replace the BM25 vectors of existing points, leaving dense vectors as they are."""
-        if vectors:
+        sparse = self.names.sparse
+        if vectors and sparse is not None:
             self.shard.update(qe.UpdateOperation.update_vectors(
-                [qe.PointVectors(pid, {SPARSE: _sparse(v)}) for pid, v in vectors]))
+                [qe.PointVectors(pid, {sparse: _sparse(v)}) for pid, v in vectors]))
 
     def _request(self, spec: QuerySpec) -> qe.QueryRequest:
         flt = edge_filter(spec.filters)
+        vectors: Any = [self.names.dense] if spec.with_dense else False
         searches = []
         if spec.dense is not None:
-            searches.append(qe.Query.Nearest(spec.dense, using=DENSE))
+            searches.append(qe.Query.Nearest(spec.dense, using=self.names.dense))
         if spec.sparse is not None:
-            searches.append(qe.Query.Nearest(_sparse(spec.sparse), using=SPARSE))
+            searches.append(qe.Query.Nearest(_sparse(spec.sparse), using=self.names.sparse))
         if len(searches) == 1:
             return qe.QueryRequest(limit=spec.limit, query=searches[0], filter=flt,
-                                   with_payload=spec.with_payload)
-        prefetches = [qe.Prefetch(limit=depth, query=q, filter=flt)
-                      for q, depth in zip(searches, spec.depths, strict=True)]
-        fusion = spec.fusion
-        fused: Any = (qe.Fusion.Dbsf() if fusion.method == "dbsf" else qe.Fusion.Rrf(
-            k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None))
-        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches, query=fused,
-                               filter=flt, with_payload=spec.with_payload)
+                                   with_payload=spec.with_payload, with_vector=vectors)
+        rough = qe.SearchParams(hnsw_ef=ROUGH_HNSW_EF, quantization=qe.QuantizationSearchParams(
+            rescore=False)) if spec.rough else None
+        prefetches = [qe.Prefetch(limit=depth, query=q, filter=flt,
+                                  params=rough if number == 0 else None)
+                      for number, (q, depth) in enumerate(zip(searches, spec.depths, strict=True))]
+        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches,
+                               query=_fused(spec.fusion), filter=flt,
+                               with_payload=spec.with_payload, with_vector=vectors)
 
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches as one planned batch."""
         results = self.shard.query_batch(qe.QueryBatchRequest([self._request(s) for s in specs]))
-        return [[Hit(str(p.id), float(p.score), p.payload) for p in points] for points in results]
+        return [[Hit(str(p.id), float(p.score), p.payload,
+                     dense_vector(p.vector, self.names) if spec.with_dense else None)
+                 for p in points] for spec, points in zip(specs, results, strict=True)]
 
     def count(self) -> int:
         """Exact number of points."""

@@ -96,17 +96,19 @@ def load_document(path: Path) -> Document:
     return Document(id=source, text=text, metadata=metadata)
 
 
-def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
+def iter_files(paths: Sequence[Path],
+               unlistable: list[tuple[str, str]] | None = None) -> Iterator[Path]:
     """Yield the files to load from ``paths``, each once, in a deterministic order.
 
     A directory is walked recursively in sorted name order, keeping only files
     with a supported extension and skipping hidden entries (names starting with
     ``.``) and symbolic links to directories. A file named explicitly is yielded
     whatever its extension, so :func:`load_document` can say why it is not
-    supported. Raises :class:`InvalidInput` for a path that does not exist and
-    :class:`DocumentLoadError` for a directory that cannot be listed.
+    supported. Raises :class:`InvalidInput` for a path that does not exist, and
+    :class:`DocumentLoadError` for a directory that cannot be listed unless
+    ``unlistable`` is given: then ``(directory, reason)`` is appended there.
     """
-    return _files(paths, None)
+    return _files(paths, unlistable)
 
 
 def load_documents(paths: Sequence[Path]) -> LoadReport:
@@ -117,7 +119,7 @@ def load_documents(paths: Sequence[Path]) -> LoadReport:
     only a path that does not exist raises :class:`InvalidInput`.
     """
     report = LoadReport()
-    for path in _files(paths, report.skipped):
+    for path in iter_files(paths, report.skipped):
         try:
             report.documents.append(load_document(path))
         except DocumentLoadError as exc:
@@ -140,7 +142,6 @@ def page_at(metadata: Mapping[str, Any], offset: int) -> int | None:
 
 
 def _files(paths: Sequence[Path], unlistable: list[tuple[str, str]] | None) -> Iterator[Path]:
-    """:func:`iter_files`; with ``unlistable``, directories that cannot be listed go there."""
     missing = [p for p in paths if not (p.exists() or p.is_symlink())]
     if missing:
         raise InvalidInput(f"{missing[0]} does not exist")

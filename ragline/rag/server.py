@@ -1,8 +1,10 @@
 """qdrant-client transport: a Qdrant server or cluster by URL, or ``:memory:`` for tests.
 
-Collections get the same named vectors as the embedded shard (``dense`` cosine,
-``bm25`` sparse with the IDF modifier); ragline's metadata lives in Qdrant's
-collection metadata, so every replica sees the same BM25 statistics.
+Collections get the same vectors as the embedded shard (a cosine dense vector and
+an optional sparse one with the IDF modifier, named ``dense`` and ``bm25`` unless
+configured otherwise); ragline's metadata lives in Qdrant's collection metadata,
+so every replica sees the same BM25 statistics. A collection made by another tool
+(no ragline metadata) can be opened too, e.g. one built by LangChain.
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ragline.errors import ConfigError
 from ragline.rag.bm25 import SparseVector
-from ragline.rag.transport import DENSE, SPARSE, Filters, Hit, QuerySpec, StoredPoint
+from ragline.rag.transport import (
+    ROUGH_HNSW_EF,
+    Filters,
+    Fusion,
+    Hit,
+    QuerySpec,
+    StoredPoint,
+    VectorNames,
+    dense_vector,
+    stored_point,
+)
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient, models
@@ -21,13 +34,40 @@ _BATCH = 256
 _SCROLL_PAGE = 1024
 
 
-class ClientTransport:
-    """A :class:`~ragline.rag.transport.Transport` over qdrant-client."""
+def _fused(fusion: Fusion) -> Any:
+    """The Query API query that fuses prefetch 0 (dense) and prefetch 1 (BM25)."""
+    from qdrant_client import models
 
-    def __init__(self, client: QdrantClient, collection: str, *, quantize: bool = True) -> None:
+    if fusion.method == "dbsf":
+        return models.FusionQuery(fusion=models.Fusion.DBSF)
+    if fusion.method == "rrf":
+        return models.RrfQuery(rrf=models.Rrf(
+            k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None))
+    w_dense, w_bm25 = fusion.convex_weights
+    saturated = models.DivExpression(div=models.DivParams(
+        left="$score[1]", right=models.SumExpression(sum=["$score[1]", fusion.saturation]),
+        by_zero_default=0.0))
+    return models.FormulaQuery(
+        formula=models.SumExpression(sum=[
+            models.MultExpression(mult=[w_dense, "$score[0]"]),
+            models.MultExpression(mult=[w_bm25, saturated])]),
+        defaults={"$score[0]": 0.0, "$score[1]": 0.0})
+
+
+class ClientTransport:
+    """A :class:`~ragline.rag.transport.Transport` over qdrant-client.
+
+    Points carry the vectors named by ``names``. :meth:`close` closes ``client``
+    only when ``close_client`` is true; pass False for a client the caller shares.
+    """
+
+    def __init__(self, client: QdrantClient, collection: str, *, quantize: bool = True,
+                 names: VectorNames = VectorNames(), close_client: bool = True) -> None:
         self.client = client
         self.quantize = quantize
         self.collection = collection
+        self.names = names
+        self.close_client = close_client
         self.where = f"Qdrant at {_describe(client)}"
 
     def _filter(self, filters: Filters | None) -> models.Filter | None:
@@ -47,7 +87,7 @@ class ClientTransport:
         return bool(self.client.collection_exists(self.collection))
 
     def create(self, dimension: int, meta: dict[str, Any]) -> None:
-        """Create the collection with dense + BM25 vectors, a doc_id index and ``meta``.
+        """Create the collection with the named vectors, a doc_id index and ``meta``.
 
         With ``quantize``, dense vectors get an int8 copy in RAM (searched, then rescored).
         """
@@ -57,9 +97,11 @@ class ClientTransport:
             type=models.ScalarType.INT8, always_ram=True)) if self.quantize else None)
         self.client.create_collection(
             self.collection,
-            vectors_config={DENSE: models.VectorParams(size=dimension,
-                                                       distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            vectors_config={self.names.dense: models.VectorParams(
+                size=dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config=(
+                {self.names.sparse: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+                if self.names.sparse is not None else None),
             quantization_config=quantization,
             metadata=meta,
         )
@@ -69,8 +111,24 @@ class ClientTransport:
                                              models.PayloadSchemaType.KEYWORD)
 
     def read_meta(self) -> dict[str, Any]:
-        """The collection's metadata."""
-        return dict(self.client.get_collection(self.collection).config.metadata or {})
+        """The collection's metadata, after checking it has the vectors named by :attr:`names`."""
+        config = self.client.get_collection(self.collection).config
+        self._check_vectors(config.params)
+        return dict(config.metadata or {})
+
+    def _check_vectors(self, params: models.CollectionParams) -> None:
+        dense = (set(params.vectors) if isinstance(params.vectors, dict)
+                 else {""} if params.vectors is not None else set())
+        if self.names.dense not in dense:
+            raise ConfigError(
+                f"index.dense_vector: collection {self.collection!r} has no dense vector named "
+                f"{self.names.dense!r}; it has {sorted(dense)} ('' is the unnamed vector)")
+        sparse = set(params.sparse_vectors or {})
+        if self.names.sparse is not None and self.names.sparse not in sparse:
+            raise ConfigError(
+                f"index.sparse_vector: collection {self.collection!r} has no sparse vector "
+                f"named {self.names.sparse!r}; it has {sorted(sparse)}. Set index.sparse_vector "
+                "to one of them, or to null to search it dense only")
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         """Replace the collection's metadata."""
@@ -82,12 +140,18 @@ class ClientTransport:
 
         for start in range(0, len(points), _BATCH):
             self.client.upsert(self.collection, wait=True, points=[
-                models.PointStruct(id=p.id, payload=p.payload, vector={
-                    DENSE: p.dense,
-                    SPARSE: models.SparseVector(indices=p.sparse.indices, values=p.sparse.values),
-                })
+                models.PointStruct(id=p.id, payload=p.payload, vector=self._vectors(p))
                 for p in points[start:start + _BATCH]
             ])
+
+    def _vectors(self, point: StoredPoint) -> dict[str, Any]:
+        from qdrant_client import models
+
+        vectors: dict[str, Any] = {self.names.dense: point.dense}
+        if point.sparse is not None and self.names.sparse is not None:
+            vectors[self.names.sparse] = models.SparseVector(indices=point.sparse.indices,
+                                                             values=point.sparse.values)
+        return vectors
 
     def delete(self, point_ids: list[str]) -> None:
         """Delete points by id."""
@@ -119,26 +183,29 @@ class ClientTransport:
                 return
 
     def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
-        """Page through every point with both vectors and the full payload."""
+        """Page through every point with its vectors and the full payload."""
         offset: Any = None
         while True:
             records, offset = self.client.scroll(
                 self.collection, limit=batch_size, offset=offset, with_payload=True,
                 with_vectors=True)
-            page = [_stored(record) for record in records]
+            page = [stored_point(str(r.id), r.vector, r.payload, self.names) for r in records]
             if page:
                 yield page
             if offset is None:
                 return
 
     def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
-        """Replace the BM25 vectors of existing points."""
+        """Replace the BM25 vectors of existing points (nothing to do without a sparse vector)."""
         from qdrant_client import models
 
+        sparse = self.names.sparse
+        if sparse is None:
+            return
         for start in range(0, len(vectors), _BATCH):
             self.client.update_vectors(self.collection, wait=True, points=[
                 models.PointVectors(id=pid, vector={
-                    SPARSE: models.SparseVector(indices=v.indices, values=v.values)})
+                    sparse: models.SparseVector(indices=v.indices, values=v.values)})
                 for pid, v in vectors[start:start + _BATCH]
             ])
 
@@ -146,31 +213,35 @@ class ClientTransport:
         from qdrant_client import models
 
         flt = self._filter(spec.filters)
-        searches: list[tuple[Any, str]] = []
+        vectors: Any = [self.names.dense] if spec.with_dense else False
+        searches: list[tuple[Any, str | None]] = []
         if spec.dense is not None:
-            searches.append((spec.dense, DENSE))
+            searches.append((spec.dense, self.names.dense))
         if spec.sparse is not None:
             searches.append((models.SparseVector(indices=spec.sparse.indices,
-                                                 values=spec.sparse.values), SPARSE))
+                                                 values=spec.sparse.values), self.names.sparse))
         if len(searches) == 1:
             vector, using = searches[0]
             return models.QueryRequest(query=vector, using=using, limit=spec.limit, filter=flt,
-                                       with_payload=spec.with_payload)
-        fusion = spec.fusion
-        fused: Any = (models.FusionQuery(fusion=models.Fusion.DBSF) if fusion.method == "dbsf"
-                      else models.RrfQuery(rrf=models.Rrf(
-                          k=fusion.rrf_k,
-                          weights=list(fusion.weights) if fusion.weights else None)))
+                                       with_payload=spec.with_payload, with_vector=vectors)
+        rough = models.SearchParams(
+            hnsw_ef=ROUGH_HNSW_EF,
+            quantization=models.QuantizationSearchParams(rescore=False)) if spec.rough else None
         return models.QueryRequest(
-            prefetch=[models.Prefetch(query=v, using=u, limit=depth, filter=flt)
-                      for (v, u), depth in zip(searches, spec.depths, strict=True)],
-            query=fused, limit=spec.limit, filter=flt, with_payload=spec.with_payload)
+            prefetch=[models.Prefetch(query=v, using=u, limit=depth, filter=flt,
+                                      params=rough if number == 0 else None)
+                      for number, ((v, u), depth) in enumerate(
+                          zip(searches, spec.depths, strict=True))],
+            query=_fused(spec.fusion), limit=spec.limit, filter=flt,
+            with_payload=spec.with_payload, with_vector=vectors)
 
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches with the Query API in one batch call."""
         responses = self.client.query_batch_points(self.collection,
                                                    requests=[self._request(s) for s in specs])
-        return [[Hit(str(p.id), float(p.score), p.payload) for p in r.points] for r in responses]
+        return [[Hit(str(p.id), float(p.score), p.payload,
+                     dense_vector(p.vector, self.names) if spec.with_dense else None)
+                 for p in r.points] for spec, r in zip(specs, responses, strict=True)]
 
     def count(self) -> int:
         """Exact number of points."""
@@ -180,19 +251,9 @@ class ClientTransport:
         """Nothing to do: the server optimises segments in the background."""
 
     def close(self) -> None:
-        """Close the client's connections."""
-        self.client.close()
-
-
-def _stored(record: Any) -> StoredPoint:
-    vectors: Any = record.vector if isinstance(record.vector, dict) else {}
-    dense = vectors.get(DENSE) or []
-    sparse = vectors.get(SPARSE)
-    return StoredPoint(
-        str(record.id), [float(x) for x in dense],
-        SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None
-        else SparseVector([], []),
-        dict(record.payload or {}))
+        """Close the client's connections, unless the client is shared (``close_client``)."""
+        if self.close_client:
+            self.client.close()
 
 
 def _describe(client: QdrantClient) -> str:

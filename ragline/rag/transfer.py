@@ -1,9 +1,10 @@
 """Copy a collection between transports (Qdrant Edge shard <-> Qdrant server), as stored.
 
-Points travel with both vectors (``dense`` and ``bm25``) and their full payload,
-and the collection's ragline metadata (embedder, BM25 statistics) comes along:
-nothing is embedded or re-encoded. The target is marked ``dirty`` while the copy
-runs, so an interrupted copy is detected and repaired when the index next opens.
+Points travel with their vectors (dense, and BM25 when the collection has one)
+and their full payload, and the collection's ragline metadata (embedder, BM25
+statistics) comes along: nothing is embedded or re-encoded. The target is marked
+``dirty`` while the copy runs, so an interrupted copy is detected and repaired
+when the index next opens.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ragline.errors import InvalidInput
+from ragline.errors import ForeignCollection, InvalidInput
 from ragline.rag.index import QdrantIndex
 
 
 def _target_meta(source: QdrantIndex, target: QdrantIndex) -> dict[str, Any]:
     """The source's metadata, checked against what the target index will accept later."""
+    if source.is_foreign():
+        raise ForeignCollection(source.name, source.transport.where)
     meta = source.metadata()
     if meta.get("embedder") != target.embedder_name:
         raise InvalidInput(
@@ -34,7 +37,8 @@ def copy_collection(source: QdrantIndex, target: QdrantIndex, *, batch_size: int
     """Copy every point and the metadata of ``source`` into ``target``; returns the count.
 
     Refuses (:class:`~ragline.errors.InvalidInput`) a target that already holds
-    points or was made for another vector size; raises
+    points or was made for another vector size, and a source ragline did not
+    create (:class:`~ragline.errors.ForeignCollection`); raises
     :class:`~ragline.errors.CollectionNotFound` when the source does not exist.
     ``on_progress`` gets (points copied, points in total) after each batch.
     """

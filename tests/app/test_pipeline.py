@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.models.scripted import scripted_openai_model
 from ragline.rag.loaders import load_document
+from ragline.types import Document
 
 GUIDE = """# Storage
 
@@ -222,3 +224,26 @@ def test_switching_chunkers_replaces_the_chunks(extractive_settings: Settings,
         assert pipeline.index.chunk_ids(guide) == expected
         with pytest.raises(InvalidInput, match="chunker must be"):
             pipeline.chunker("fancy")
+
+
+def test_markdown_chunker_follows_the_headings_without_overlap(
+        extractive_settings: Settings) -> None:
+    long_section = " ".join(f"Paragraph {i} talks about shard number {i} and its replicas."
+                            for i in range(60))
+    text = ("# Guide\n\nShort intro.\n\n## Install\n\nRun pip install ragline.\n\n"
+            f"## Operate\n\n{long_section}\n\n## Last\n\nDone.\n")
+    document = Document("guide.md", text, {"format": "md", "source": "guide.md"})
+    with RAGPipeline.from_settings(extractive_settings) as pipeline:
+        chunks = pipeline.chunker("markdown").split(document)
+        recursive = pipeline.chunker("recursive").split(document)
+    spans = [(c.metadata["start"], c.metadata["end"]) for c in chunks]
+    assert all(end <= following for (_, end), (following, _) in pairwise(spans))
+    by_heading: dict[str, list[str]] = {}
+    for chunk in chunks:
+        by_heading.setdefault(chunk.metadata["heading_path"][-1], []).append(chunk.text)
+    assert by_heading["Install"] == ["## Install\n\nRun pip install ragline."]
+    assert by_heading["Last"] == ["## Last\n\nDone."]
+    assert len(by_heading["Operate"]) > 1  # too long for one chunk: split, never merged across
+    recursive_spans = [(c.metadata["start"], c.metadata["end"]) for c in recursive]
+    # the recursive chunker, on the same text, does overlap
+    assert any(end > following for (_, end), (following, _) in pairwise(recursive_spans))

@@ -11,9 +11,7 @@ from qdrant_client import QdrantClient
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.rag.bm25 import Bm25Encoder
 from ragline.rag.index import QdrantIndex
-from ragline.rag.server import ClientTransport
 from ragline.rag.transfer import copy_collection
 from ragline.rag.transport import StoredPoint
 from ragline.types import Chunk, SearchMode
@@ -36,11 +34,11 @@ def _chunks() -> list[Chunk]:
 
 def _server_index(client: QdrantClient, settings: Settings, embedder: SentenceTransformerEmbedder,
                   name: str) -> QdrantIndex:
-    bm = settings.index.bm25
-    return QdrantIndex(ClientTransport(client, name), name=name, embedder=embedder,
-                       bm25=Bm25Encoder(language=bm.language, k1=bm.k1, b=bm.b),
-                       embedder_name=settings.embedder.model,
-                       avg_len_tolerance=bm.avg_len_tolerance)
+    """The same settings over qdrant-client, on the caller's (shared) client."""
+    server_settings = settings.model_copy(update={
+        "index": settings.index.model_copy(update={"transport": "client"})})
+    return QdrantIndex.from_settings(server_settings, embedder=embedder, collection=name,
+                                     client=client)
 
 
 def _points(index: QdrantIndex) -> dict[str, StoredPoint]:
