@@ -755,6 +755,15 @@ def latency(sizes: Sequence[int], embedder: SentenceTransformerEmbedder, home: P
                        upsert_s + optimize_s)
         explained = timed_queries(lambda i: ours(i, explain=True), n_queries, warm=0,
                                   budget_s=math.inf)
+        # the same fusion in one round: feedback off, as with index.feedback.docs: 0
+        feedback = getattr(index, "feedback", None)
+        if feedback is not None and feedback.docs:
+            index.feedback = type(feedback)(docs=0, weight=feedback.weight)
+            single = timed_queries(ours, n_queries, warm=10, budget_s=math.inf)
+            one_round = f"{percentiles(single)[0]:.2f}"
+            index.feedback = feedback
+        else:
+            one_round = ragline.cell(0)
         ragline.peak_mb = MEMORY.peak()
         p50s[size] = ragline.value(0)
         index.close()
@@ -818,7 +827,7 @@ def latency(sizes: Sequence[int], embedder: SentenceTransformerEmbedder, home: P
             gc.collect()
 
         rows.append([f"{size:,}", f"{len(ragline.samples)}/{len(peer.samples) or '-'}",
-                     ragline.cell(0), f"{percentiles(explained)[0]:.2f}", peer.cell(0),
+                     ragline.cell(0), f"{percentiles(explained)[0]:.2f}", one_round, peer.cell(0),
                      ratio(peer.value(0), ragline.value(0)), ragline.cell(1), peer.cell(1),
                      ratio(peer.value(1), ragline.value(1)), ragline.cell(2), peer.cell(2),
                      f"{ragline.build_s:.1f}",
@@ -838,7 +847,8 @@ def latency(sizes: Sequence[int], embedder: SentenceTransformerEmbedder, home: P
 
     print_table(
         f"Query latency, hybrid top-10, ms (query embedding excluded; {os.cpu_count()} cores)",
-        ["chunks", "queries r/p", "p50 ragline", "p50 explain", "p50 peer", "speed-up",
+        ["chunks", "queries r/p", "p50 ragline", "p50 explain", "p50 1 round", "p50 peer",
+         "speed-up",
          "p99 ragline", "p99 peer", "speed-up", "mean ragline", "mean peer",
          "build ragline s", "build peer s", "peak ragline MiB", "peak peer MiB"], rows)
     print(f"(speed-up = peer / ragline; queries r/p = timed queries for ragline / peer, the peer "
@@ -847,6 +857,7 @@ def latency(sizes: Sequence[int], embedder: SentenceTransformerEmbedder, home: P
           f"Python, '-' = skipped (see the 'skipped: peer' lines); ragline hybrid = shipped "
           f"defaults: {setting}; ragline build = upsert in 10k batches + optimize; peak = "
           "the process's peak RSS while that side was built and queried, corpus included)")
+    print("(p50 1 round = the same fusion without the feedback round, index.feedback.docs: 0)")
     print("target (Step 2 issue): ragline p50 <= 2 ms at 100k chunks, <= 5 ms at 1M chunks")
     if lc_missing:
         print(f"\nskipped: LangChain row ({lc_missing})")
