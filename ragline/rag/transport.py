@@ -54,10 +54,10 @@ def stored_point(point_id: str, vector: Any, payload: dict[str, Any] | None,
     ``vector`` is what the engine returned: vectors by name, or a bare list when
     the point only has the unnamed default vector.
     """
-    vectors: dict[str, Any] = {"": vector} if isinstance(vector, list) else dict(vector or {})
+    vectors = _by_name(vector)
     sparse = vectors.get(names.sparse) if names.sparse is not None else None
     return StoredPoint(
-        point_id, [float(x) for x in vectors.get(names.dense) or []],
+        point_id, dense_vector(vector, names) or [],
         SparseVector(list(sparse.indices), list(sparse.values)) if sparse is not None else None,
         dict(payload or {}))
 
@@ -74,10 +74,13 @@ class Hit:
 
 def dense_vector(vector: Any, names: VectorNames) -> list[float] | None:
     """The dense vector named by ``names`` in what the engine returned for a hit, if any."""
-    if isinstance(vector, list):
-        return [float(x) for x in vector] if names.dense == "" else None
-    found = dict(vector or {}).get(names.dense)
+    found = _by_name(vector).get(names.dense)
     return [float(x) for x in found] if found is not None else None
+
+
+def _by_name(vector: Any) -> dict[str, Any]:
+    """A point's vectors as the engine returned them, by name (``""``: a bare unnamed vector)."""
+    return {"": vector} if isinstance(vector, list) else dict(vector or {})
 
 
 @dataclass(frozen=True, slots=True)
