@@ -10,15 +10,24 @@ HTTP status a server should answer with::
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
-    └── ProviderError             a model provider failed (502)
+    ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
+    ├── LedgerError               the cost ledger's database failed; nothing half-written (503)
+    └── ProviderError             a model provider failed or answered nonsense (502)
         ├── ProviderNotInstalled  the provider's Python package is missing (500)
-        └── MissingCredentials    the provider's API key is not set (401)
+        ├── MissingCredentials    the provider's API key is not set (401)
+        ├── AuthenticationFailed  the provider rejected the key (401/403 upstream) (502)
+        ├── RateLimited           the provider said 429; retried, then raised (429)
+        ├── ContextTooLong        the prompt exceeds the model's context window (400)
+        ├── ProviderTimeout       no answer within the timeout; retried, then raised (504)
+        └── ProviderUnavailable   5xx or connection failure; retried, then raised (503)
 
 Messages say what to do next: the key to fix, the package to install, the
 variable to set.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RagLineError(Exception):
@@ -77,17 +86,46 @@ class ForeignCollection(RagLineError):
         self.name = name
 
 
+class BudgetExceeded(RagLineError):
+    """A spending limit (dollars or tokens, per day or month) is reached for a tenant or key."""
+
+    http_status = 402
+
+    def __init__(self, message: str, *, scope: str, key: str, period: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.key = key
+        self.period = period
+
+
+class LedgerError(RagLineError):
+    """The cost ledger's database could not be read or written (the transaction rolled back)."""
+
+    retryable = True
+    http_status = 503
+
+
 class ProviderError(RagLineError):
-    """A chat or embedding provider failed; carries the provider and model."""
+    """A chat or embedding provider failed.
+
+    Carries the ``provider``, the ``model``, the upstream HTTP ``status_code``
+    (None when no response came), the ``retry_after`` seconds the provider asked
+    for (None when it did not say), and ``partial``: the response produced
+    before a stream broke off (its text and usage), so its cost can still be
+    recorded. ``retryable`` says whether another attempt may succeed.
+    """
 
     http_status = 502
 
     def __init__(self, message: str, *, provider: str, model: str | None = None,
-                 status_code: int | None = None) -> None:
+                 status_code: int | None = None, retry_after: float | None = None,
+                 partial: Any = None) -> None:
         super().__init__(message)
         self.provider = provider
         self.model = model
         self.status_code = status_code
+        self.retry_after = retry_after
+        self.partial = partial
 
 
 class ProviderNotInstalled(ProviderError):
@@ -100,3 +138,34 @@ class MissingCredentials(ProviderError):
     """The provider needs an API key that is not set."""
 
     http_status = 401
+
+
+class AuthenticationFailed(ProviderError):
+    """The provider rejected the credentials (upstream 401 or 403); check the API key."""
+
+
+class RateLimited(ProviderError):
+    """The provider answered 429 on every attempt; ``retry_after`` is its last hint."""
+
+    retryable = True
+    http_status = 429
+
+
+class ContextTooLong(ProviderError):
+    """The prompt does not fit the model's context window; shorten it or pick a larger model."""
+
+    http_status = 400
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within the configured timeout."""
+
+    retryable = True
+    http_status = 504
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed on its side (5xx) or could not be reached."""
+
+    retryable = True
+    http_status = 503

@@ -93,13 +93,34 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one model call; ``estimated`` when counted locally, not reported."""
+    """Token counts of one model call, the same way for every provider.
+
+    The four counts are disjoint and each is billed at its own rate:
+    ``input_tokens`` are prompt tokens read at the full input price (OpenAI's
+    ``prompt_tokens`` minus its cached tokens; Anthropic's ``input_tokens`` as
+    is), ``cache_read_tokens`` prompt tokens served from the provider's prompt
+    cache, ``cache_write_tokens`` prompt tokens written into it (Anthropic),
+    of which ``cache_write_1h_tokens`` were written with the 1-hour lifetime
+    (the rest with the 5-minute one). ``estimated`` is True when the provider
+    reported nothing and the counts come from a local tokenizer.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     estimated: bool = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every prompt token, whatever its rate: input + cache reads + cache writes."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt and output tokens together."""
+        return self.prompt_tokens + self.output_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +147,39 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryCost:
+    """What one query cost, in USD, in total and per stage (``generate``, ``embed``...).
+
+    ``total_usd`` is None when any priced call had no known price: an unknown
+    price is never reported as free; ``unpriced`` names those models. Token
+    counts add up every call of the query.
+    """
+
+    total_usd: float | None = 0.0
+    by_stage: dict[str, float | None] = field(default_factory=dict)
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    unpriced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What a RAG call returns.
 
     ``sources`` are the packed context chunks in marker order (``[1]`` is
     ``sources[0]``); ``route`` names the model that produced the text and why;
-    ``cost`` is the total in USD (None when unknown); ``timings`` are in ms.
+    ``cost`` totals every model call of the query, by stage; ``timings`` are
+    in ms; ``query_id`` is the key of the query's rows in the cost ledger.
     """
 
     text: str
     citations: tuple[Citation, ...]
     sources: tuple[ScoredChunk, ...]
     route: str
-    cost: float | None
+    cost: QueryCost
     cache: str
     timings: dict[str, float]
+    query_id: str = ""

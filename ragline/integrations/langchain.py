@@ -18,6 +18,7 @@ without it raises :class:`~ragline.errors.ProviderNotInstalled`.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import numpy as np
@@ -29,13 +30,22 @@ try:
     from langchain_core.documents import Document as LCDocument
     from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+    from langchain_core.messages import (
+        AIMessage,
+        AIMessageChunk,
+        BaseMessage,
+        BaseMessageChunk,
+        HumanMessage,
+        SystemMessage,
+    )
     from langchain_core.retrievers import BaseRetriever
 except ImportError as exc:
     raise ProviderNotInstalled(
         "the LangChain integration needs langchain-core: pip install langchain-core",
         provider="langchain") from exc
 
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.tokens import estimate_usage
 from ragline.protocols import Embedder, Vectors
 from ragline.types import ChatRequest, ChatResponse, Message, SearchMode, Usage
 
@@ -194,15 +204,15 @@ def _text_of(message: BaseMessage) -> str:
     return "".join(parts)
 
 
-def _usage_of(message: BaseMessage) -> Usage:
-    """ragline usage from ``AIMessage.usage_metadata``; estimated zeros when absent.
+def _usage_of(message: BaseMessage, request: ChatRequest, model: str) -> Usage:
+    """ragline usage from ``AIMessage.usage_metadata``; counted with the tokenizer when absent.
 
     LangChain's ``input_tokens`` counts every input token; ragline's counts the
     uncached ones, with cache reads and writes apart (as the Anthropic API does).
     """
     meta = getattr(message, "usage_metadata", None)
     if not meta:
-        return Usage(estimated=True)
+        return estimate_usage(request.messages, _text_of(message), model)
     details = meta.get("input_token_details") or {}
     read = int(details.get("cache_read") or 0)
     write = int(details.get("cache_creation") or 0)
@@ -215,19 +225,42 @@ class LangChainChatModel:
     """A ragline :class:`~ragline.models.chat.ChatModel` over a LangChain ``BaseChatModel``.
 
     Messages map to ``SystemMessage``, ``HumanMessage`` and ``AIMessage`` and are
-    sent with ``chat_model.invoke``. Generation options (``max_tokens``,
+    sent with ``invoke`` / ``ainvoke``, or ``stream`` / ``astream`` (whose chunks
+    are summed for the final usage). Generation options (``max_tokens``,
     ``temperature``, the model id) are the LangChain model's own: configure them
     when building it, because ragline's ``ChatRequest`` values are not passed on.
-    ``cost`` is always None.
+    ``cost`` is always None (``ragline.cost`` prices responses); usage the model does
+    not report is counted with the tokenizer and marked estimated.
     """
+
+    provider = "langchain"
 
     def __init__(self, chat_model: BaseChatModel) -> None:
         self.chat_model = chat_model
 
     @property
+    def model(self) -> str:
+        """The LangChain chat model's class name."""
+        return type(self.chat_model).__name__
+
+    @property
     def name(self) -> str:
         """``langchain:<chat model class>``."""
-        return f"langchain:{type(self.chat_model).__name__}"
+        return f"langchain:{self.model}"
+
+    def _failed(self, exc: Exception, partial: ChatResponse | None = None) -> ProviderError:
+        return ProviderError(f"{self.name} failed: {exc}", provider="langchain",
+                             model=self.model, partial=partial)
+
+    def _response(self, request: ChatRequest, reply: BaseMessage, started: float,
+                  finish_reason: str | None = None) -> ChatResponse:
+        raw = reply.response_metadata or {}
+        model = raw.get("model_name") or raw.get("model") or self.name
+        finish = finish_reason or raw.get("finish_reason") or raw.get("stop_reason") or "stop"
+        return ChatResponse(text=_text_of(reply), model=str(model),
+                            usage=_usage_of(reply, request, str(model)), cost=None,
+                            latency_ms=(time.perf_counter() - started) * 1000,
+                            finish_reason=str(finish), provider_raw=reply)
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Invoke the LangChain model on the request's messages and normalise the reply."""
@@ -235,11 +268,47 @@ class LangChainChatModel:
         try:
             reply = self.chat_model.invoke([_to_langchain(m) for m in request.messages])
         except Exception as exc:
-            raise ProviderError(f"{self.name} failed: {exc}", provider="langchain",
-                                model=type(self.chat_model).__name__) from exc
-        raw = reply.response_metadata or {}
-        model = raw.get("model_name") or raw.get("model") or self.name
-        finish = raw.get("finish_reason") or raw.get("stop_reason") or "stop"
-        return ChatResponse(text=_text_of(reply), model=str(model), usage=_usage_of(reply),
-                            cost=None, latency_ms=(time.perf_counter() - started) * 1000,
-                            finish_reason=str(finish), provider_raw=reply)
+            raise self._failed(exc) from exc
+        return self._response(request, reply, started)
+
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """Async twin of :meth:`generate`, with ``ainvoke``."""
+        started = time.perf_counter()
+        try:
+            reply = await self.chat_model.ainvoke([_to_langchain(m) for m in request.messages])
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        return self._response(request, reply, started)
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream the LangChain model's chunks as text; a failure carries the partial reply."""
+        return ChatStream(self._stream(request))
+
+    def _stream(self, request: ChatRequest) -> Iterator[Delta]:
+        started = time.perf_counter()
+        merged: BaseMessageChunk = AIMessageChunk(content="")
+        try:
+            for chunk in self.chat_model.stream([_to_langchain(m) for m in request.messages]):
+                merged += chunk
+                if text := _text_of(chunk):
+                    yield text
+        except Exception as exc:
+            raise self._failed(exc, self._response(request, merged, started, "error")) from exc
+        yield self._response(request, merged, started)
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`, with ``astream``."""
+        return AsyncChatStream(self._astream(request))
+
+    async def _astream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        started = time.perf_counter()
+        merged: BaseMessageChunk = AIMessageChunk(content="")
+        try:
+            async for chunk in self.chat_model.astream(
+                    [_to_langchain(m) for m in request.messages]):
+                merged += chunk
+                if text := _text_of(chunk):
+                    yield text
+        except Exception as exc:
+            raise self._failed(exc, self._response(request, merged, started, "error")) from exc
+        yield self._response(request, merged, started)

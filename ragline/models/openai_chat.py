@@ -1,78 +1,174 @@
 """The ``openai`` and ``openai_compatible`` providers, over the official ``openai`` SDK.
 
 ``openai_compatible`` is the same client pointed at ``base_url`` (vLLM, Ollama,
-llama.cpp server, ragline's gateway); it needs no real key. Pass ``client`` to
-inject a configured SDK client (tests give one whose ``http_client`` uses an
-``httpx.MockTransport``). Non-streaming only until step 3.
+llama.cpp server, ragline's gateway); it needs no real key. Pass ``client`` and
+``async_client`` to inject configured SDK clients (tests give ones whose
+``http_client`` uses an ``httpx2.MockTransport``); otherwise both are built
+with ``max_retries=0``, because ragline's :class:`RetryPolicy` does the retrying.
+
+Usage: OpenAI's ``prompt_tokens`` include the cached ones, so ragline's
+``input_tokens`` are ``prompt_tokens - cached_tokens`` and ``cache_read_tokens``
+the cached ones. Streams ask for ``stream_options={"include_usage": True}`` and
+read the last chunk's usage; a server that ignores it gets estimated counts.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
+from ragline.models.provider_errors import malformed_response, translated_errors
+from ragline.models.replies import ReplyBuilder
+from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
 
-DEFAULT_TIMEOUT_S = 60.0
+
+def _usage(usage: Any) -> Usage:
+    """ragline's disjoint counts from an OpenAI ``usage`` object."""
+    details = usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return Usage(input_tokens=usage.prompt_tokens - cached,
+                 output_tokens=usage.completion_tokens, cache_read_tokens=cached)
+
+
+def _read_chunk(reply: ReplyBuilder, chunk: Any) -> str:
+    """Fold one ``chat.completion.chunk`` into ``reply``; return its text delta."""
+    reply.model = chunk.model or reply.model
+    if chunk.usage is not None:
+        reply.prompt_usage = _usage(chunk.usage)
+        reply.output_tokens = chunk.usage.completion_tokens
+    if not chunk.choices:  # the usage chunk
+        return ""
+    choice = chunk.choices[0]
+    reply.finish_reason = choice.finish_reason or reply.finish_reason
+    return reply.add(choice.delta.content or "") if choice.delta is not None else ""
 
 
 class OpenAIChatModel:
-    """A :class:`~ragline.models.chat.ChatModel` over OpenAI's Chat Completions API."""
+    """A :class:`~ragline.models.chat.ChatModel` over OpenAI's Chat Completions API.
+
+    Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
+    retried (429, 5xx, timeouts, connection errors). Errors are
+    :class:`~ragline.errors.ProviderError` subclasses, see
+    :mod:`ragline.models.provider_errors`.
+    """
 
     def __init__(self, *, model: str, api_key: str | None = None, base_url: str | None = None,
-                 compatible: bool = False, client: Any = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 compatible: bool = False, client: Any = None, async_client: Any = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
         self.provider = "openai_compatible" if compatible else "openai"
         self.model = model
         self.name = f"{self.provider}:{model}"
-        if client is not None:
-            self._client = client
-            return
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
         try:
             import openai
         except ImportError as exc:
             raise ProviderNotInstalled(
                 f"the {self.provider} provider needs the openai package: "
                 "pip install 'ragline[server]'", provider=self.provider, model=model) from exc
-        if compatible and not base_url:
-            raise MissingCredentials(
-                "the openai_compatible provider needs generation.base_url "
-                "(e.g. http://localhost:8000/v1)", provider=self.provider, model=model)
-        key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if compatible else None)
-        if not key:
-            raise MissingCredentials(
-                "the openai provider needs an API key: set OPENAI_API_KEY or generation.api_key",
-                provider=self.provider, model=model)
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s)
+        self._sdk: Any = openai
+        if client is None and async_client is None:
+            if compatible and not base_url:
+                raise MissingCredentials(
+                    "the openai_compatible provider needs generation.base_url "
+                    "(e.g. http://localhost:8000/v1)", provider=self.provider, model=model)
+            key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if compatible else None)
+            if not key:
+                raise MissingCredentials(
+                    "the openai provider needs an API key: set OPENAI_API_KEY or "
+                    "generation.api_key", provider=self.provider, model=model)
+            client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
+            async_client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
+        self._client = client
+        self._async_client = async_client
+
+    def _sdk_client(self, client: Any, argument: str) -> Any:
+        if client is None:
+            raise ProviderError(f"{self.name} was built without {argument}=; pass one to call "
+                                "it this way", provider=self.provider, model=self.model)
+        return client
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        return {"model": request.model or self.model,
+                "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                "max_tokens": request.max_tokens, "temperature": request.temperature,
+                "timeout": self.timeout_s}
+
+    def _errors(self, request: ChatRequest,
+                reply: ReplyBuilder | None = None) -> AbstractContextManager[None]:
+        return translated_errors(self._sdk, provider=self.provider,
+                                 model=request.model or self.model,
+                                 partial=reply.partial if reply else lambda: None)
+
+    def _response(self, completion: Any, request: ChatRequest, started: float) -> ChatResponse:
+        model = request.model or self.model
+        choices = getattr(completion, "choices", None)
+        if not choices or choices[0].message is None:
+            raise malformed_response(self.provider, model, "no choices in the completion")
+        choice = choices[0]
+        text = choice.message.content or ""
+        usage = (_usage(completion.usage) if completion.usage is not None
+                 else estimate_usage(request.messages, text, model))
+        return ChatResponse(text=text, model=completion.model or model, usage=usage, cost=None,
+                            latency_ms=(time.perf_counter() - started) * 1000,
+                            finish_reason=choice.finish_reason or "stop", provider_raw=completion)
+
+    def _generate_once(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        client = self._sdk_client(self._client, "client")
+        with self._errors(request):
+            completion = client.chat.completions.create(**self._params(request))
+        return self._response(completion, request, started)
+
+    async def _agenerate_once(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        client = self._sdk_client(self._async_client, "async_client")
+        with self._errors(request):
+            completion = await client.chat.completions.create(**self._params(request))
+        return self._response(completion, request, started)
+
+    def _stream_once(self, request: ChatRequest) -> Iterator[Delta]:
+        reply = ReplyBuilder(request, self.provider, request.model or self.model)
+        client = self._sdk_client(self._client, "client")
+        with self._errors(request, reply), client.chat.completions.create(
+                **self._params(request), stream=True,
+                stream_options={"include_usage": True}) as chunks:
+            for chunk in chunks:
+                if text := _read_chunk(reply, chunk):
+                    yield text
+        yield reply.response()
+
+    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        reply = ReplyBuilder(request, self.provider, request.model or self.model)
+        client = self._sdk_client(self._async_client, "async_client")
+        with self._errors(request, reply):
+            chunks = await client.chat.completions.create(
+                **self._params(request), stream=True, stream_options={"include_usage": True})
+            async with chunks:
+                async for chunk in chunks:
+                    if text := _read_chunk(reply, chunk):
+                        yield text
+        yield reply.response()
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Send the messages to ``/chat/completions`` and normalise the reply."""
-        import openai
+        return self.retry.call(lambda: self._generate_once(request))
 
-        started = time.perf_counter()
-        try:
-            completion = self._client.chat.completions.create(
-                model=request.model or self.model,
-                messages=[{"role": m.role, "content": m.content} for m in request.messages],
-                max_tokens=request.max_tokens, temperature=request.temperature)
-        except openai.APIStatusError as exc:
-            raise ProviderError(f"{self.provider} answered {exc.status_code}: {exc.message}",
-                                provider=self.provider, model=self.model,
-                                status_code=exc.status_code) from exc
-        except openai.APIError as exc:
-            raise ProviderError(f"{self.provider} request failed: {exc}",
-                                provider=self.provider, model=self.model) from exc
-        choice = completion.choices[0]
-        usage = completion.usage
-        cached = 0
-        if usage is not None and usage.prompt_tokens_details is not None:
-            cached = usage.prompt_tokens_details.cached_tokens or 0
-        return ChatResponse(
-            text=choice.message.content or "", model=completion.model,
-            usage=Usage(input_tokens=(usage.prompt_tokens - cached) if usage else 0,
-                        output_tokens=usage.completion_tokens if usage else 0,
-                        cache_read_tokens=cached, estimated=usage is None),
-            cost=None, latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=choice.finish_reason or "stop", provider_raw=completion)
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """Async twin of :meth:`generate`, over the async SDK client."""
+        return await self.retry.acall(lambda: self._agenerate_once(request))
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream the reply's text; ``response`` carries the usage of the last chunk."""
+        return ChatStream(self.retry.stream(lambda: self._stream_once(request)))
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`."""
+        return AsyncChatStream(self.retry.astream(lambda: self._astream_once(request)))

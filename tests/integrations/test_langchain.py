@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -28,8 +29,9 @@ from ragline.integrations.langchain import (
 )
 from ragline.models.chat import ChatModel
 from ragline.models.embedder import Embedder, SentenceTransformerEmbedder
+from ragline.models.tokens import count_tokens
 from ragline.rag.index import QdrantIndex
-from ragline.types import ChatRequest, Chunk, Message, Usage
+from ragline.types import ChatRequest, ChatResponse, Chunk, Message, Usage
 
 FACTS = {
     "qdrant": ["Qdrant is a vector database written in Rust.",
@@ -198,7 +200,9 @@ def test_chat_model_maps_roles_and_returns_text() -> None:
     response = model.generate(REQUEST)
     assert response.text == "Rust."
     assert response.cost is None and response.latency_ms >= 0
-    assert response.usage == Usage(estimated=True)
+    # the fake reports no usage: counted with the tokenizer, marked estimated
+    assert response.usage.estimated and response.usage.output_tokens == 2  # "Rust", "."
+    assert response.usage.input_tokens > 10
     assert response.finish_reason == "stop"
     [sent] = recorder.calls
     assert [(m.type, m.content) for m in sent] == [
@@ -223,6 +227,36 @@ def test_chat_model_reads_usage_metadata() -> None:
     response = LangChainChatModel(GenericFakeChatModel(messages=iter([plain]))).generate(REQUEST)
     assert response.usage == Usage(input_tokens=5, output_tokens=1)
     assert response.model == "langchain:GenericFakeChatModel"
+
+
+def test_chat_model_streams_sync_and_async_with_the_usage_at_the_end() -> None:
+    def reply() -> AIMessage:
+        return AIMessage(content="Qdrant is written in Rust.",
+                         usage_metadata={"input_tokens": 40, "output_tokens": 6,
+                                         "total_tokens": 46})
+
+    stream = LangChainChatModel(GenericFakeChatModel(messages=iter([reply()]))).stream(REQUEST)
+    deltas = list(stream)
+    assert len(deltas) > 1 and "".join(deltas) == "Qdrant is written in Rust."
+    assert stream.response is not None
+    assert stream.response.text == "Qdrant is written in Rust."
+    # GenericFakeChatModel streams no usage metadata: counted locally, like a silent server
+    assert stream.response.usage.estimated
+    assert stream.response.usage.output_tokens == count_tokens("Qdrant is written in Rust.",
+                                                               stream.response.model)
+
+    async def consume() -> tuple[str, ChatResponse | None]:
+        model = LangChainChatModel(GenericFakeChatModel(messages=iter([reply()])))
+        astream = model.astream(REQUEST)
+        text = "".join([delta async for delta in astream])
+        return text, astream.response
+
+    text, response = asyncio.run(consume())
+    assert text == "Qdrant is written in Rust."
+    assert response is not None and response.usage.output_tokens == 8
+    answered = asyncio.run(LangChainChatModel(
+        GenericFakeChatModel(messages=iter([reply()]))).agenerate(REQUEST))
+    assert answered.text == "Qdrant is written in Rust."
 
 
 def test_chat_model_errors_become_provider_errors() -> None:

@@ -1,111 +1,132 @@
-"""OpenAI and Anthropic providers, through the real SDKs over an httpx MockTransport."""
+"""OpenAI and Anthropic providers, through the real SDKs over an httpx2 MockTransport."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import sys
-from typing import Any
 
-import anthropic
-import httpx2 as httpx  # the openai and anthropic SDKs now ship on httpx2, a fork of httpx
+import httpx2 as httpx
 import openai
 import pytest
+from provider_server import (
+    REQUEST,
+    Server,
+    anthropic_message,
+    anthropic_model,
+    json_reply,
+    openai_completion,
+    openai_model,
+)
 
+from ragline.config import load_settings
 from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
 from ragline.models.anthropic_chat import AnthropicChatModel
-from ragline.models.chat import create_chat_model
+from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
 from ragline.models.openai_chat import OpenAIChatModel
-from ragline.types import ChatRequest, Message
+from ragline.models.tokens import count_tokens
+from ragline.types import Usage
 
-REQUEST = ChatRequest(messages=(Message("system", "Cite passages."),
-                                Message("user", "Question: what is Qdrant?")),
-                      max_tokens=50, temperature=0.0)
-
-
-def openai_client(handler: Any) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1", max_retries=0,
-                         http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-
-
-def anthropic_client(handler: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key="sk-ant-test", base_url="https://api.anthropic.test",
-                               max_retries=0,
-                               http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
+                "prompt_tokens_details": {"cached_tokens": 1024}}
 
 
 def test_openai_request_and_usage_with_cached_tokens() -> None:
-    seen: dict[str, Any] = {}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen["path"] = request.url.path
-        seen["body"] = json.loads(request.content)
-        return httpx.Response(200, json={
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "A vector database [1]."}}],
-            "usage": {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
-                      "prompt_tokens_details": {"cached_tokens": 1024}}})
-
-    model = OpenAIChatModel(model="gpt-4o-mini", client=openai_client(handler))
-    response = model.generate(REQUEST)
-    assert seen["path"] == "/v1/chat/completions"
-    assert seen["body"]["messages"][0] == {"role": "system", "content": "Cite passages."}
-    assert seen["body"]["max_tokens"] == 50
+    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    response = openai_model(server).generate(REQUEST)
+    [body] = server.bodies
+    assert server.requests[0].url.path == "/v1/chat/completions"
+    assert body["messages"][0] == {"role": "system", "content": "Cite passages."}
+    assert body["max_tokens"] == 50
+    assert "stream" not in body
     assert response.text == "A vector database [1]."
-    assert response.usage.input_tokens == 176  # prompt_tokens includes the cached ones
+    # prompt_tokens includes the cached ones; ragline's counts are disjoint
+    assert response.usage == Usage(input_tokens=176, output_tokens=7, cache_read_tokens=1024)
+    assert response.usage.prompt_tokens == 1200
+    assert response.cost is None  # providers never price: ragline.cost does
+    assert response.finish_reason == "stop"
+
+
+def test_openai_agenerate_uses_the_async_client() -> None:
+    server = Server(json_reply(200, openai_completion("Async answer.", usage=OPENAI_USAGE)))
+    response = asyncio.run(openai_model(server).agenerate(REQUEST))
+    assert response.text == "Async answer."
     assert response.usage.cache_read_tokens == 1024
-    assert response.usage.output_tokens == 7
-    assert response.cost is None  # prices arrive with the catalogue; unknown is never free
+    assert len(server.requests) == 1
 
 
-def test_openai_http_errors_become_provider_errors() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(400, json={"error": {
-            "message": "This model's maximum context length is 128000 tokens.",
-            "type": "invalid_request_error", "code": "context_length_exceeded"}})
-
-    model = OpenAIChatModel(model="gpt-4o-mini", client=openai_client(handler))
-    with pytest.raises(ProviderError) as caught:
-        model.generate(REQUEST)
-    assert caught.value.status_code == 400
-    assert caught.value.provider == "openai"
-    assert "maximum context length" in str(caught.value)
-
-
-def test_anthropic_request_and_usage() -> None:
-    seen: dict[str, Any] = {}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen["path"] = request.url.path
-        seen["body"] = json.loads(request.content)
-        return httpx.Response(200, json={
-            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
-            "content": [{"type": "text", "text": "A vector database [1]."}],
-            "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 40, "output_tokens": 9,
-                      "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}})
-
-    model = AnthropicChatModel(model="claude-haiku-4-5", client=anthropic_client(handler))
+def test_openai_compatible_server_without_usage_gets_estimated_counts() -> None:
+    server = Server(json_reply(200, openai_completion("Qdrant is written in Rust.")))
+    model = openai_model(server, compatible=True)
     response = model.generate(REQUEST)
-    assert seen["path"] == "/v1/messages"
-    assert seen["body"]["system"] == "Cite passages."
-    assert seen["body"]["messages"] == [{"role": "user", "content": "Question: what is Qdrant?"}]
+    assert model.name == "openai_compatible:gpt-4o-mini"
+    assert response.usage.estimated
+    assert response.usage.output_tokens == count_tokens("Qdrant is written in Rust.")
+    prompt_text = sum(count_tokens(m.content) for m in REQUEST.messages)
+    assert response.usage.input_tokens > prompt_text  # content plus per-message formatting
+
+
+def test_timeout_is_sent_with_every_request() -> None:
+    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    openai_model(server, timeout_s=7.5).generate(REQUEST)
+    assert server.requests[0].extensions["timeout"]["read"] == 7.5
+    server = Server(json_reply(200, anthropic_message()))
+    anthropic_model(server, timeout_s=4.0).generate(REQUEST)
+    assert server.requests[0].extensions["timeout"]["read"] == 4.0
+
+
+def test_anthropic_request_and_usage_with_cache_writes() -> None:
+    server = Server(json_reply(200, anthropic_message()))
+    response = anthropic_model(server).generate(REQUEST)
+    [body] = server.bodies
+    assert server.requests[0].url.path == "/v1/messages"
+    assert body["system"] == "Cite passages."
+    assert body["messages"] == [{"role": "user", "content": "Question: what is Qdrant?"}]
+    assert "temperature" not in body
     assert response.text == "A vector database [1]."
-    assert (response.usage.input_tokens, response.usage.output_tokens) == (40, 9)
-    assert response.usage.cache_read_tokens == 2000
-    assert response.usage.cache_write_tokens == 100
+    # input_tokens exclude cache reads and writes already
+    assert response.usage == Usage(input_tokens=40, output_tokens=9, cache_read_tokens=2000,
+                                   cache_write_tokens=100, cache_write_1h_tokens=70)
     assert response.finish_reason == "end_turn"
+    assert response.cost is None
 
 
-def test_anthropic_rate_limit_is_a_provider_error_with_status() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"retry-after": "1"}, json={
-            "type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
+def test_anthropic_agenerate_without_cache_breakdown() -> None:
+    usage = {"input_tokens": 12, "output_tokens": 3, "cache_creation_input_tokens": 50,
+             "cache_read_input_tokens": None}
+    server = Server(json_reply(200, anthropic_message("Rust.", usage=usage)))
+    response = asyncio.run(anthropic_model(server).agenerate(REQUEST))
+    assert response.text == "Rust."
+    assert response.usage == Usage(input_tokens=12, output_tokens=3, cache_write_tokens=50)
 
-    model = AnthropicChatModel(model="claude-haiku-4-5", client=anthropic_client(handler))
-    with pytest.raises(ProviderError) as caught:
-        model.generate(REQUEST)
-    assert caught.value.status_code == 429
+
+def test_cloud_providers_satisfy_the_protocol() -> None:
+    server = Server(json_reply(200, {}))
+    assert isinstance(openai_model(server), ChatModel)
+    assert isinstance(anthropic_model(server), ChatModel)
+
+
+def test_a_model_given_only_a_sync_client_says_what_is_missing() -> None:
+    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1", max_retries=0,
+                           http_client=httpx.Client(transport=server.transport))
+    model = OpenAIChatModel(model="gpt-4o-mini", client=client)
+    assert model.generate(REQUEST).text == "A vector database [1]."
+    with pytest.raises(ProviderError, match="built without async_client="):
+        asyncio.run(model.agenerate(REQUEST))
+
+
+def test_factory_and_settings_pass_timeout_and_retries_through() -> None:
+    model = create_chat_model("anthropic", model="claude-haiku-4-5", api_key="k",
+                              timeout_s=12.0, max_retries=5)
+    assert isinstance(model, AnthropicChatModel)
+    assert (model.timeout_s, model.retry.max_retries) == (12.0, 5)
+    settings = load_settings(generation={
+        "provider": "openai_compatible", "model": "llama", "base_url": "http://127.0.0.1:9/v1",
+        "timeout_s": 3, "max_retries": 0})
+    model = chat_model_from_settings(settings.generation)
+    assert isinstance(model, OpenAIChatModel)
+    assert (model.provider, model.timeout_s, model.retry.max_retries) == (
+        "openai_compatible", 3.0, 0)
 
 
 def test_missing_keys_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
