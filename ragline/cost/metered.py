@@ -1,0 +1,284 @@
+"""Metering: every model call priced with the catalogue and written to the ledger.
+
+:class:`CostMeter` wraps the models a pipeline uses — chat models, the
+embedder, the reranker — in thin decorators with the same interface. Each
+call they pass through becomes one ledger row carrying the query it belongs to
+(:func:`query_scope` sets the query id, tenant, session and API key for the
+code inside it, threads and async tasks included), its stage, token counts,
+cost, latency and error. A failed call is recorded too: a stream that broke off
+is charged for what it produced (the error's ``partial`` response).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ragline.cost.ledger import CallRecord, Ledger
+from ragline.cost.prices import PriceCatalogue
+from ragline.errors import ProviderError
+from ragline.models.chat import ChatModel
+from ragline.models.rerank import Reranker
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.tokens import count_tokens
+from ragline.protocols import Embedder, Vectors
+from ragline.types import ChatRequest, ChatResponse, ScoredChunk, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class QueryScope:
+    """Who a model call is made for: the query id and the tenant, session and API key."""
+
+    query_id: str
+    tenant: str
+    session: str | None = None
+    api_key: str | None = None
+
+
+_scope: contextvars.ContextVar[QueryScope | None] = contextvars.ContextVar(
+    "ragline_query_scope", default=None)
+
+
+def new_query_id() -> str:
+    """A fresh, unique query id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def query_scope(scope: QueryScope) -> Iterator[QueryScope]:
+    """Attribute every metered call made inside the block to ``scope``."""
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+class CostMeter:
+    """Prices calls with ``catalogue`` and records them in ``ledger``.
+
+    Calls made outside any :func:`query_scope` are recorded under a query id
+    of their own and the ``default_tenant``.
+    """
+
+    def __init__(self, catalogue: PriceCatalogue, ledger: Ledger, *,
+                 default_tenant: str = "default") -> None:
+        self.catalogue = catalogue
+        self.ledger = ledger
+        self.default_tenant = default_tenant
+
+    def record(self, *, stage: str, provider: str, model: str, usage: Usage,
+               latency_ms: float, error: str | None = None, route_reason: str = "",
+               cache: str = "off") -> float | None:
+        """Price one call, write its ledger row, and return its cost (None = unknown price)."""
+        scope = _scope.get() or QueryScope(new_query_id(), self.default_tenant)
+        cost = self.catalogue.cost(model, usage)
+        savings = self.catalogue.savings(model, usage)
+        self.ledger.record(CallRecord(
+            query_id=scope.query_id, session=scope.session, tenant=scope.tenant,
+            api_key=scope.api_key, stage=stage, provider=provider, model=model,
+            route_reason=route_reason, input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens, estimated=usage.estimated,
+            cost_usd=cost, savings_usd=savings, latency_ms=latency_ms, cache=cache,
+            error=error))
+        return None if cost is None else float(cost)
+
+    def chat(self, model: ChatModel, *, stage: str = "generate",
+             route_reason: str = "") -> MeteredChatModel:
+        """``model`` with every call recorded under ``stage``."""
+        return MeteredChatModel(model, self, stage=stage, route_reason=route_reason)
+
+    def embedder(self, embedder: Embedder, *, model: str) -> MeteredEmbedder:
+        """``embedder`` (named ``model`` in the catalogue) with every call recorded as ``embed``."""
+        return MeteredEmbedder(embedder, self, model=model)
+
+    def reranker(self, reranker: Reranker, *, model: str) -> MeteredReranker:
+        """``reranker`` with every call recorded as ``rerank``."""
+        return MeteredReranker(reranker, self, model=model)
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+class MeteredChatModel:
+    """A :class:`ChatModel` that records each call; responses carry their cost."""
+
+    def __init__(self, inner: ChatModel, meter: CostMeter, *, stage: str,
+                 route_reason: str = "") -> None:
+        self.inner = inner
+        self.meter = meter
+        self.stage = stage
+        self.route_reason = route_reason
+
+    @property
+    def name(self) -> str:
+        """The wrapped model's ``provider:model`` name."""
+        return self.inner.name
+
+    @property
+    def provider(self) -> str:
+        """The wrapped model's provider."""
+        return self.inner.provider
+
+    @property
+    def model(self) -> str:
+        """The wrapped model's default model name."""
+        return self.inner.model
+
+    def warm_up(self) -> None:
+        """Load the wrapped model now (when it has anything to load), not on the first call."""
+        warm_up = getattr(self.inner, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+
+    def _priced(self, response: ChatResponse, *, error: str | None = None) -> ChatResponse:
+        cost = self.meter.record(
+            stage=self.stage, provider=self.inner.provider, model=response.model,
+            usage=response.usage, latency_ms=response.latency_ms, error=error,
+            route_reason=self.route_reason)
+        return replace(response, cost=cost)
+
+    def _failed(self, request: ChatRequest, exc: ProviderError, started: float) -> None:
+        """Record a failed call: what it produced when it broke off, else no tokens."""
+        partial = exc.partial if isinstance(exc.partial, ChatResponse) else ChatResponse(
+            text="", model=request.model or self.inner.model, usage=Usage(), cost=None,
+            latency_ms=_elapsed_ms(started), finish_reason="error")
+        exc.partial = self._priced(partial, error=f"{type(exc).__name__}: {exc}")
+
+    def generate(self, request: ChatRequest) -> ChatResponse:
+        """Generate with the wrapped model and record the call."""
+        started = time.perf_counter()
+        try:
+            response = self.inner.generate(request)
+        except ProviderError as exc:
+            self._failed(request, exc, started)
+            raise
+        return self._priced(response)
+
+    async def agenerate(self, request: ChatRequest) -> ChatResponse:
+        """Async twin of :meth:`generate`."""
+        started = time.perf_counter()
+        try:
+            response = await self.inner.agenerate(request)
+        except ProviderError as exc:
+            self._failed(request, exc, started)
+            raise
+        return self._priced(response)
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream from the wrapped model; the call is recorded when the stream ends or breaks."""
+
+        def deltas() -> Iterator[Delta]:
+            started = time.perf_counter()
+            inner = self.inner.stream(request)
+            try:
+                yield from inner
+            except ProviderError as exc:
+                self._failed(request, exc, started)
+                raise
+            if inner.response is not None:
+                yield self._priced(inner.response)
+
+        return ChatStream(deltas())
+
+    def astream(self, request: ChatRequest) -> AsyncChatStream:
+        """Async twin of :meth:`stream`."""
+
+        async def deltas() -> AsyncIterator[Delta]:
+            started = time.perf_counter()
+            inner = self.inner.astream(request)
+            try:
+                async for delta in inner:
+                    yield delta
+            except ProviderError as exc:
+                self._failed(request, exc, started)
+                raise
+            if inner.response is not None:
+                yield self._priced(inner.response)
+
+        return AsyncChatStream(deltas())
+
+
+def _timed(meter: CostMeter, *, stage: str, provider: str, model: str,
+           count: Callable[[], int], call: Callable[[], Any]) -> Any:
+    """Run ``call``, then record it with ``count()`` estimated input tokens (or its error)."""
+    started = time.perf_counter()
+    try:
+        result = call()
+    except Exception as exc:
+        meter.record(stage=stage, provider=provider, model=model, usage=Usage(estimated=True),
+                     latency_ms=_elapsed_ms(started), error=f"{type(exc).__name__}: {exc}")
+        raise
+    meter.record(stage=stage, provider=provider, model=model,
+                 usage=Usage(input_tokens=count(), estimated=True),
+                 latency_ms=_elapsed_ms(started))
+    return result
+
+
+class MeteredEmbedder:
+    """An :class:`~ragline.protocols.Embedder` that records each call as stage ``embed``.
+
+    Local embedders report no usage, so input tokens are counted with the
+    tokenizer and marked estimated.
+    """
+
+    def __init__(self, inner: Embedder, meter: CostMeter, *, model: str) -> None:
+        self.inner = inner
+        self.meter = meter
+        self.model = model
+
+    @property
+    def dimension(self) -> int:
+        """The wrapped embedder's vector length."""
+        return self.inner.dimension
+
+    def _tokens(self, texts: Sequence[str]) -> int:
+        return sum(count_tokens(text, self.model) for text in texts)
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        """Embed passages with the wrapped embedder and record the call."""
+        result: Vectors = _timed(self.meter, stage="embed", provider="local", model=self.model,
+                                 count=lambda: self._tokens(texts),
+                                 call=lambda: self.inner.embed_documents(texts))
+        return result
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one query with the wrapped embedder and record the call."""
+        result: Vectors = _timed(self.meter, stage="embed", provider="local", model=self.model,
+                                 count=lambda: self._tokens([text]),
+                                 call=lambda: self.inner.embed_query(text))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (``warm_up``, ``max_tokens``...) is the wrapped embedder's."""
+        return getattr(self.inner, name)
+
+
+class MeteredReranker:
+    """A :class:`~ragline.models.rerank.Reranker` that records each call as stage ``rerank``."""
+
+    def __init__(self, inner: Reranker, meter: CostMeter, *, model: str) -> None:
+        self.inner = inner
+        self.meter = meter
+        self.model = model
+
+    def rerank(self, query: str, chunks: Sequence[ScoredChunk], *,
+               top_k: int | None = None) -> list[ScoredChunk]:
+        """Rerank with the wrapped reranker; input tokens are query + passage per pair."""
+        def count() -> int:
+            per_query = count_tokens(query, self.model)
+            return sum(per_query + count_tokens(c.chunk.text, self.model) for c in chunks)
+
+        result: list[ScoredChunk] = _timed(
+            self.meter, stage="rerank", provider="local", model=self.model, count=count,
+            call=lambda: self.inner.rerank(query, chunks, top_k=top_k))
+        return result
+
