@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
-from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
-from ragline.models.provider_errors import malformed_response, translated_errors
+from ragline.errors import MissingCredentials, ProviderNotInstalled
+from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
 from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
-from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.sdk_chat import SdkChatModel
 from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
 
@@ -62,7 +60,7 @@ def _read_event(reply: ReplyBuilder, event: Any) -> str:
     return ""
 
 
-class AnthropicChatModel:
+class AnthropicChatModel(SdkChatModel):
     """A :class:`~ragline.models.chat.ChatModel` over Anthropic's Messages API.
 
     Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
@@ -76,17 +74,12 @@ class AnthropicChatModel:
     def __init__(self, *, model: str, api_key: str | None = None, base_url: str | None = None,
                  client: Any = None, async_client: Any = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
-        self.model = model
-        self.name = f"anthropic:{model}"
-        self.timeout_s = timeout_s
-        self.retry = retry or RetryPolicy()
         try:
             import anthropic
         except ImportError as exc:
             raise ProviderNotInstalled(
                 "the anthropic provider needs the anthropic package: pip install 'ragline[server]'",
                 provider=self.provider, model=model) from exc
-        self._sdk: Any = anthropic
         if client is None and async_client is None:
             key = api_key or os.environ.get("ANTHROPIC_API_KEY")
             if not key:
@@ -96,16 +89,10 @@ class AnthropicChatModel:
             client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0)
             async_client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url,
                                                     max_retries=0)
-        self._client = client
-        self._async_client = async_client
+        super().__init__(model=model, sdk=anthropic, client=client, async_client=async_client,
+                         timeout_s=timeout_s, retry=retry)
 
-    def _sdk_client(self, client: Any, argument: str) -> Any:
-        if client is None:
-            raise ProviderError(f"{self.name} was built without {argument}=; pass one to call "
-                                "it this way", provider=self.provider, model=self.model)
-        return client
-
-    def _params(self, request: ChatRequest) -> dict[str, Any]:
+    def _create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         params: dict[str, Any] = {
             "model": request.model or self.model, "max_tokens": request.max_tokens,
@@ -114,73 +101,21 @@ class AnthropicChatModel:
             "timeout": self.timeout_s}
         if system:
             params["system"] = system
-        return params
+        if stream:
+            params["stream"] = True
+        return client.messages.create(**params)
 
-    def _errors(self, request: ChatRequest,
-                reply: ReplyBuilder | None = None) -> AbstractContextManager[None]:
-        return translated_errors(self._sdk, provider=self.provider,
-                                 model=request.model or self.model,
-                                 partial=reply.partial if reply else lambda: None)
+    def _fold(self, reply: ReplyBuilder, event: Any) -> str:
+        return _read_event(reply, event)
 
-    def _response(self, message: Any, request: ChatRequest, started: float) -> ChatResponse:
+    def _response(self, raw: Any, request: ChatRequest, started: float) -> ChatResponse:
         model = request.model or self.model
-        content = getattr(message, "content", None)
+        content = getattr(raw, "content", None)
         if content is None:
             raise malformed_response(self.provider, model, "no content in the message")
         text = "".join(block.text for block in content if block.type == "text")
-        usage = (_usage(message.usage) if message.usage is not None
+        usage = (_usage(raw.usage) if raw.usage is not None
                  else estimate_usage(request.messages, text, model))
-        return ChatResponse(text=text, model=message.model or model, usage=usage, cost=None,
+        return ChatResponse(text=text, model=raw.model or model, usage=usage, cost=None,
                             latency_ms=(time.perf_counter() - started) * 1000,
-                            finish_reason=message.stop_reason or "end_turn", provider_raw=message)
-
-    def _generate_once(self, request: ChatRequest) -> ChatResponse:
-        started = time.perf_counter()
-        client = self._sdk_client(self._client, "client")
-        with self._errors(request):
-            message = client.messages.create(**self._params(request))
-        return self._response(message, request, started)
-
-    async def _agenerate_once(self, request: ChatRequest) -> ChatResponse:
-        started = time.perf_counter()
-        client = self._sdk_client(self._async_client, "async_client")
-        with self._errors(request):
-            message = await client.messages.create(**self._params(request))
-        return self._response(message, request, started)
-
-    def _stream_once(self, request: ChatRequest) -> Iterator[Delta]:
-        reply = ReplyBuilder(request, self.provider, request.model or self.model)
-        client = self._sdk_client(self._client, "client")
-        with (self._errors(request, reply),
-              client.messages.create(**self._params(request), stream=True) as events):
-            for event in events:
-                if text := _read_event(reply, event):
-                    yield text
-        yield reply.response()
-
-    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
-        reply = ReplyBuilder(request, self.provider, request.model or self.model)
-        client = self._sdk_client(self._async_client, "async_client")
-        with self._errors(request, reply):
-            events = await client.messages.create(**self._params(request), stream=True)
-            async with events:
-                async for event in events:
-                    if text := _read_event(reply, event):
-                        yield text
-        yield reply.response()
-
-    def generate(self, request: ChatRequest) -> ChatResponse:
-        """Send the messages to ``/v1/messages`` and normalise the reply."""
-        return self.retry.call(lambda: self._generate_once(request))
-
-    async def agenerate(self, request: ChatRequest) -> ChatResponse:
-        """Async twin of :meth:`generate`, over the async SDK client."""
-        return await self.retry.acall(lambda: self._agenerate_once(request))
-
-    def stream(self, request: ChatRequest) -> ChatStream:
-        """Stream the reply's text; ``response`` carries the usage of ``message_delta``."""
-        return ChatStream(self.retry.stream(lambda: self._stream_once(request)))
-
-    def astream(self, request: ChatRequest) -> AsyncChatStream:
-        """Async twin of :meth:`stream`."""
-        return AsyncChatStream(self.retry.astream(lambda: self._astream_once(request)))
+                            finish_reason=raw.stop_reason or "end_turn", provider_raw=raw)

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
-from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
-from ragline.models.provider_errors import malformed_response, translated_errors
+from ragline.errors import MissingCredentials, ProviderNotInstalled
+from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
 from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
-from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.sdk_chat import SdkChatModel
 from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
 
@@ -50,7 +48,7 @@ def _read_chunk(reply: ReplyBuilder, chunk: Any) -> str:
     return reply.add(choice.delta.content or "") if choice.delta is not None else ""
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(SdkChatModel):
     """A :class:`~ragline.models.chat.ChatModel` over OpenAI's Chat Completions API.
 
     Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
@@ -63,17 +61,12 @@ class OpenAIChatModel:
                  compatible: bool = False, client: Any = None, async_client: Any = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
         self.provider = "openai_compatible" if compatible else "openai"
-        self.model = model
-        self.name = f"{self.provider}:{model}"
-        self.timeout_s = timeout_s
-        self.retry = retry or RetryPolicy()
         try:
             import openai
         except ImportError as exc:
             raise ProviderNotInstalled(
                 f"the {self.provider} provider needs the openai package: "
                 "pip install 'ragline[server]'", provider=self.provider, model=model) from exc
-        self._sdk: Any = openai
         if client is None and async_client is None:
             if compatible and not base_url:
                 raise MissingCredentials(
@@ -86,89 +79,31 @@ class OpenAIChatModel:
                     "generation.api_key", provider=self.provider, model=model)
             client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
             async_client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
-        self._client = client
-        self._async_client = async_client
+        super().__init__(model=model, sdk=openai, client=client, async_client=async_client,
+                         timeout_s=timeout_s, retry=retry)
 
-    def _sdk_client(self, client: Any, argument: str) -> Any:
-        if client is None:
-            raise ProviderError(f"{self.name} was built without {argument}=; pass one to call "
-                                "it this way", provider=self.provider, model=self.model)
-        return client
+    def _create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        params: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_tokens, "temperature": request.temperature,
+            "timeout": self.timeout_s}
+        if stream:
+            params |= {"stream": True, "stream_options": {"include_usage": True}}
+        return client.chat.completions.create(**params)
 
-    def _params(self, request: ChatRequest) -> dict[str, Any]:
-        return {"model": request.model or self.model,
-                "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-                "max_tokens": request.max_tokens, "temperature": request.temperature,
-                "timeout": self.timeout_s}
+    def _fold(self, reply: ReplyBuilder, event: Any) -> str:
+        return _read_chunk(reply, event)
 
-    def _errors(self, request: ChatRequest,
-                reply: ReplyBuilder | None = None) -> AbstractContextManager[None]:
-        return translated_errors(self._sdk, provider=self.provider,
-                                 model=request.model or self.model,
-                                 partial=reply.partial if reply else lambda: None)
-
-    def _response(self, completion: Any, request: ChatRequest, started: float) -> ChatResponse:
+    def _response(self, raw: Any, request: ChatRequest, started: float) -> ChatResponse:
         model = request.model or self.model
-        choices = getattr(completion, "choices", None)
+        choices = getattr(raw, "choices", None)
         if not choices or choices[0].message is None:
             raise malformed_response(self.provider, model, "no choices in the completion")
         choice = choices[0]
         text = choice.message.content or ""
-        usage = (_usage(completion.usage) if completion.usage is not None
+        usage = (_usage(raw.usage) if raw.usage is not None
                  else estimate_usage(request.messages, text, model))
-        return ChatResponse(text=text, model=completion.model or model, usage=usage, cost=None,
+        return ChatResponse(text=text, model=raw.model or model, usage=usage, cost=None,
                             latency_ms=(time.perf_counter() - started) * 1000,
-                            finish_reason=choice.finish_reason or "stop", provider_raw=completion)
-
-    def _generate_once(self, request: ChatRequest) -> ChatResponse:
-        started = time.perf_counter()
-        client = self._sdk_client(self._client, "client")
-        with self._errors(request):
-            completion = client.chat.completions.create(**self._params(request))
-        return self._response(completion, request, started)
-
-    async def _agenerate_once(self, request: ChatRequest) -> ChatResponse:
-        started = time.perf_counter()
-        client = self._sdk_client(self._async_client, "async_client")
-        with self._errors(request):
-            completion = await client.chat.completions.create(**self._params(request))
-        return self._response(completion, request, started)
-
-    def _stream_once(self, request: ChatRequest) -> Iterator[Delta]:
-        reply = ReplyBuilder(request, self.provider, request.model or self.model)
-        client = self._sdk_client(self._client, "client")
-        with self._errors(request, reply), client.chat.completions.create(
-                **self._params(request), stream=True,
-                stream_options={"include_usage": True}) as chunks:
-            for chunk in chunks:
-                if text := _read_chunk(reply, chunk):
-                    yield text
-        yield reply.response()
-
-    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[Delta]:
-        reply = ReplyBuilder(request, self.provider, request.model or self.model)
-        client = self._sdk_client(self._async_client, "async_client")
-        with self._errors(request, reply):
-            chunks = await client.chat.completions.create(
-                **self._params(request), stream=True, stream_options={"include_usage": True})
-            async with chunks:
-                async for chunk in chunks:
-                    if text := _read_chunk(reply, chunk):
-                        yield text
-        yield reply.response()
-
-    def generate(self, request: ChatRequest) -> ChatResponse:
-        """Send the messages to ``/chat/completions`` and normalise the reply."""
-        return self.retry.call(lambda: self._generate_once(request))
-
-    async def agenerate(self, request: ChatRequest) -> ChatResponse:
-        """Async twin of :meth:`generate`, over the async SDK client."""
-        return await self.retry.acall(lambda: self._agenerate_once(request))
-
-    def stream(self, request: ChatRequest) -> ChatStream:
-        """Stream the reply's text; ``response`` carries the usage of the last chunk."""
-        return ChatStream(self.retry.stream(lambda: self._stream_once(request)))
-
-    def astream(self, request: ChatRequest) -> AsyncChatStream:
-        """Async twin of :meth:`stream`."""
-        return AsyncChatStream(self.retry.astream(lambda: self._astream_once(request)))
+                            finish_reason=choice.finish_reason or "stop", provider_raw=raw)

@@ -116,8 +116,8 @@ def _status_error(exc: Any, *, provider: str, model: str,
         return ContextTooLong(f"{said}; shorten the prompt (lower context.max_tokens) or use a "
                               "model with a larger context window", **common)
     if status >= 500:
-        return ProviderUnavailable(f"{said}; the provider failed on its side: retry later or "
-                                   "configure a fallback", **common)
+        return ProviderUnavailable(f"{said}; the provider failed on its side: retry later, or "
+                                   "raise generation.max_retries", **common)
     return ProviderError(f"{said}; fix the request (model name, parameters) before retrying",
                          **common)
 
