@@ -1,6 +1,6 @@
 # ragline: two commands on a fresh machine.
 #   make demo   set up .venv, then ingest docs/ and answer three questions (offline)
-#   make test   set up .venv, then run the whole test suite
+#   make test   set up .venv, start PostgreSQL if it is not answering, run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -27,7 +27,9 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/ragline demo
 
+# The ledger tests need a real PostgreSQL: start one (installing it if missing) when none answers.
 test: setup
+	scripts/ensure-postgres.sh
 	$(PY) -m pytest
 
 lint: setup

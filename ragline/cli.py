@@ -1,4 +1,4 @@
-"""The ``ragline`` command line: ingest, ask, search, delete, demo, index export/import.
+"""The ``ragline`` command line: ingest, ask, search, delete, costs, demo, index export/import.
 
 A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 :class:`~ragline.errors.RagLineError`) print one message and exit with status 2.
@@ -6,25 +6,31 @@ A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.config import Settings, load_settings
-from ragline.errors import RagLineError
+from ragline.cost.ledger import Ledger
+from ragline.cost.report import GroupBy, ReportRow, cost_report, plot_cost_per_day
+from ragline.errors import InvalidInput, RagLineError
 from ragline.rag.ingest import IngestReport
-from ragline.types import Answer, ScoredChunk
+from ragline.types import Answer, QueryCost, ScoredChunk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="ragline: cited answers over your documents, offline by default.")
@@ -106,10 +112,21 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                      "retrievers": list(s.sources)}
                     for n, s in enumerate(answer.sources, start=1)],
         "route": answer.route,
-        "cost_usd": answer.cost,
+        "query_id": answer.query_id,
+        "cost": dataclasses.asdict(answer.cost),
         "cache": answer.cache,
         "timings_ms": answer.timings,
     }
+
+
+def _cost_line(cost: QueryCost) -> str:
+    """``cost: $0.000123 (generate $0.00012, embed $0)`` — unknown prices say so."""
+    def usd(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:.6g}"
+
+    stages = ", ".join(f"{stage} {usd(value)}" for stage, value in cost.by_stage.items())
+    unpriced = f"; no price for {', '.join(cost.unpriced)}" if cost.unpriced else ""
+    return f"cost: {usd(cost.total_usd)} ({stages}){unpriced}"
 
 
 def _print_answer(answer: Answer) -> None:
@@ -120,7 +137,8 @@ def _print_answer(answer: Answer) -> None:
         style = "bold" if number in cited else "dim"
         out.print(_source_line(number, item), style=style, highlight=False, markup=False)
     timing = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings.items())
-    out.print(f"\nroute: {answer.route}\ntimings: {timing}", style="dim", highlight=False)
+    out.print(f"\nroute: {answer.route}\n{_cost_line(answer.cost)}\ntimings: {timing}",
+              style="dim", highlight=False)
 
 
 @contextmanager
@@ -188,10 +206,18 @@ def _no_generator() -> Any:
 @_user_errors
 def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
         collection: CollectionOption = None, k: KOption = None, mode: ModeOption = None,
-        as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Answer a question from the index, citing the passages it used."""
+        as_json: JsonOption = False, config: ConfigOption = None,
+        tenant: Annotated[str | None, typer.Option(
+            help="Tenant charged in the cost ledger (default: config cost.tenant).")] = None,
+        session: Annotated[str | None, typer.Option(
+            help="Session id recorded in the cost ledger.")] = None,
+        key_id: Annotated[str | None, typer.Option(
+            "--key-id", help="API key id (a label, not the secret) recorded in the ledger "
+                             "and checked against its budgets.")] = None) -> None:
+    """Answer a question from the index, citing the passages it used, and show its cost."""
     with RAGPipeline.from_settings(_settings(config), collection=collection) as pipeline:
-        answer = pipeline.answer(question, k=k, mode=mode)
+        answer = pipeline.answer(question, k=k, mode=mode, tenant=tenant, session=session,
+                                 api_key=key_id)
     if as_json:
         sys.stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
     else:
@@ -261,6 +287,95 @@ def demo(docs: Annotated[Path | None, typer.Option(
         for question in DEMO_QUESTIONS:
             out.rule(question, style="cyan")
             _print_answer(pipeline.answer(question))
+
+
+def parse_since(value: str | None, *, now: datetime | None = None) -> datetime | None:
+    """``--since``: an ISO date or time (UTC unless it says), or a span back from now: 24h, 7d."""
+    if value is None:
+        return None
+    now = now or datetime.now(UTC)
+    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    number, unit = value[:-1], value[-1:].lower()
+    if unit in units and number.isdigit():
+        return now - int(number) * units[unit]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"--since {value!r}: give a date (2026-11-01), a time "
+                           "(2026-11-01T09:00) or a span back from now (24h, 7d, 2w)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _usd(value: Decimal | None) -> str:
+    """``$0.0001074``, ``$12.5``, ``$0``: six decimals at most, trailing zeros dropped."""
+    if value is None:
+        return "-"
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return f"${text}" if text not in ("", "-0") else "$0"
+
+
+def _plain_decimal(value: object) -> str:
+    """JSON for report money: a plain decimal string, never exponent form (``1.6E-7``)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _cost_table(rows: list[ReportRow], by: str) -> Table:
+    """The report as a table; the ``unpriced`` column only when some call had no price."""
+    unpriced = any(row.unpriced_calls for row in rows)
+    caption = "in / out / cached: tokens; per 1k q: cost per 1,000 queries; saved: by " \
+              "provider prompt caching"
+    if unpriced:
+        caption += "; unpriced: calls of models with no price, left out of cost (not free)"
+    table = Table(title=f"cost by {by}", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1),
+                  caption=caption)
+    table.add_column(by, no_wrap=True)
+    headers = ["calls", "queries", "in", "out", "cached", "cost", "per 1k q", "saved"]
+    for column in [*headers, *(["unpriced"] if unpriced else [])]:
+        table.add_column(column, justify="right", min_width=len(column))
+    for row in rows:
+        unknown = row.unpriced_calls == row.calls  # no call of the group had a price
+        cells = [row.key, f"{row.calls:,}", f"{row.queries:,}", f"{row.input_tokens:,}",
+                 f"{row.output_tokens:,}", f"{row.cache_read_tokens:,}",
+                 "unknown" if unknown else _usd(row.cost_usd),
+                 "unknown" if unknown else _usd(row.cost_per_1k_queries),
+                 _usd(row.savings_usd)]
+        table.add_row(*cells, *([f"{row.unpriced_calls:,}"] if unpriced else []))
+    return table
+
+
+@app.command()
+@_user_errors
+def costs(since: Annotated[str | None, typer.Option(
+              help="Only calls from then on: 2026-11-01, 2026-11-01T09:00, 24h, 7d.")] = None,
+          by: Annotated[GroupBy, typer.Option(help="Group by model, route, tenant, stage "
+                                                   "or day.")] = "model",
+          plot: Annotated[Path | None, typer.Option(
+              help="Also draw the cost per day, stacked by --by (by model for --by day), "
+                   "into this PNG file.")] = None,
+          as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Report what model calls cost, from the cost ledger.
+
+    Unpriced calls (models missing from the price catalogue) are counted apart,
+    never as free; cache savings are what provider prompt caching saved.
+    """
+    settings = _settings(config)
+    start = parse_since(since)
+    with Ledger.from_settings(settings) as ledger:
+        rows = cost_report(ledger, since=start, by=by)
+        if plot is not None:
+            plot_cost_per_day(ledger, plot, since=start, by="model" if by == "day" else by)
+    if as_json:
+        sys.stdout.write(json.dumps([
+            {**dataclasses.asdict(row), "cost_per_1k_queries": row.cost_per_1k_queries}
+            for row in rows], default=_plain_decimal) + "\n")
+    elif not rows:
+        out.print(f"no model calls recorded{' since ' + str(start) if start else ''}.")
+    else:
+        out.print(_cost_table(rows, by))
+    if plot is not None:
+        err.print(f"cost per day drawn in {plot}", highlight=False)
 
 
 index_app = typer.Typer(no_args_is_help=True,

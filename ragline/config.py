@@ -173,6 +173,41 @@ class GenerationSettings(_Section):
     min_support: float = Field(ge=0, le=1)
     prompt: str
     prompt_version: int = Field(gt=0)
+    timeout_s: float = Field(gt=0)
+    max_retries: int = Field(ge=0, le=10)
+
+
+class CostSettings(_Section):
+    """Where model calls are recorded and how they are priced."""
+
+    ledger_url: str | None = Field(min_length=1)
+    prices_file: Path | None
+    price_overrides: dict[str, dict[str, Any]]
+    tenant: str = Field(min_length=1)
+
+
+class BudgetLimit(_Section):
+    """One spending limit: dollars and/or tokens per day or month for a tenant or API key."""
+
+    scope: Literal["tenant", "api_key"]
+    key: str = Field(min_length=1)
+    period: Literal["day", "month"]
+    usd: float | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> BudgetLimit:
+        if self.usd is None and self.tokens is None:
+            raise ValueError("a budget limit needs usd, tokens, or both")
+        return self
+
+
+class BudgetSettings(_Section):
+    """Spending limits and what happens when one is reached."""
+
+    on_exceed: Literal["reject", "downgrade"]
+    downgrade_to: str = Field(min_length=1)
+    limits: tuple[BudgetLimit, ...]
 
 
 class Settings(BaseSettings):
@@ -192,6 +227,8 @@ class Settings(BaseSettings):
     rerank: RerankSettings
     context: ContextSettings
     generation: GenerationSettings
+    cost: CostSettings
+    budgets: BudgetSettings
 
     @classmethod
     def settings_customise_sources(

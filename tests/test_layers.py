@@ -11,8 +11,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ragline"
 RANK = {"types": 0, "errors": 0, "config": 0, "protocols": 0, "text": 0, "tokens": 0,
-        "prompts": 0, "rag": 1, "models": 2, "app": 3, "integrations": 3, "cli": 4,
-        "__main__": 5, "__init__": 5}
+        "prompts": 0, "rag": 1, "models": 2, "cost": 3, "app": 4, "integrations": 4, "cli": 5,
+        "__main__": 6, "__init__": 6}
 
 
 def layer_of(module: str) -> str:

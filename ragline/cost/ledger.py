@@ -139,6 +139,10 @@ calls = Table(
 """The ledger table: one row per model call; ``cost_usd`` NULL means the price was unknown."""
 
 
+INGEST_ID_PREFIX = "ingest-"
+"""Query ids of ingest runs start with this: their calls are recorded, but they are not queries."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -6,7 +6,8 @@ call they pass through becomes one ledger row carrying the query it belongs to
 (:func:`query_scope` sets the query id, tenant, session and API key for the
 code inside it, threads and async tasks included), its stage, token counts,
 cost, latency and error. A failed call is recorded too: a stream that broke off
-is charged for what it produced (the error's ``partial`` response).
+is charged for what it produced (the error's ``partial`` response), and so is
+a stream the caller closed early (its tokens counted with the tokenizer).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ragline.errors import ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.rerank import Reranker
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
-from ragline.models.tokens import count_tokens
+from ragline.models.tokens import count_tokens, estimate_usage
 from ragline.protocols import Embedder, Vectors
 from ragline.types import ChatRequest, ChatResponse, ScoredChunk, Usage
 
@@ -153,6 +154,15 @@ class MeteredChatModel:
             latency_ms=_elapsed_ms(started), finish_reason="error")
         exc.partial = self._priced(partial, error=f"{type(exc).__name__}: {exc}")
 
+    def _closed_early(self, request: ChatRequest, text: str, started: float) -> None:
+        """Record a stream the caller stopped: the provider billed what it had produced,
+        which is counted with the tokenizer."""
+        model = request.model or self.inner.model
+        self._priced(ChatResponse(
+            text=text, model=model, usage=estimate_usage(request.messages, text, model),
+            cost=None, latency_ms=_elapsed_ms(started), finish_reason="closed"),
+            error="closed by the caller before the end of the stream")
+
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Generate with the wrapped model and record the call."""
         started = time.perf_counter()
@@ -179,10 +189,17 @@ class MeteredChatModel:
         def deltas() -> Iterator[Delta]:
             started = time.perf_counter()
             inner = self.inner.stream(request)
+            produced: list[str] = []
             try:
-                yield from inner
+                for delta in inner:
+                    produced.append(delta)
+                    yield delta
             except ProviderError as exc:
                 self._failed(request, exc, started)
+                raise
+            except GeneratorExit:
+                inner.close()
+                self._closed_early(request, "".join(produced), started)
                 raise
             if inner.response is not None:
                 yield self._priced(inner.response)
@@ -195,11 +212,17 @@ class MeteredChatModel:
         async def deltas() -> AsyncIterator[Delta]:
             started = time.perf_counter()
             inner = self.inner.astream(request)
+            produced: list[str] = []
             try:
                 async for delta in inner:
+                    produced.append(delta)
                     yield delta
             except ProviderError as exc:
                 self._failed(request, exc, started)
+                raise
+            except GeneratorExit:
+                await inner.aclose()
+                self._closed_early(request, "".join(produced), started)
                 raise
             if inner.response is not None:
                 yield self._priced(inner.response)

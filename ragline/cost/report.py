@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, case, distinct, func, select
 
-from ragline.cost.ledger import Ledger, calls
+from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger, calls
 from ragline.errors import ConfigError
 
 GroupBy = Literal["model", "route", "tenant", "stage", "day"]
@@ -30,7 +30,8 @@ class ReportRow:
     """Totals of one group of calls.
 
     ``cost_usd`` and ``savings_usd`` add up the calls with a known price;
-    ``unpriced_calls`` counts the others. ``queries`` counts distinct query ids.
+    ``unpriced_calls`` counts the others. ``queries`` counts distinct query ids, not
+    counting ingest runs (ids ``ingest-...``), whose calls are not questions.
     """
 
     key: str
@@ -83,7 +84,8 @@ def _totals(keys: list[ColumnElement[Any]], since: datetime | None) -> Select[An
     statement = select(
         *keys,
         func.count().label("calls"),
-        func.count(distinct(calls.c.query_id)).label("queries"),
+        func.count(distinct(case((calls.c.query_id.startswith(INGEST_ID_PREFIX), None),
+                                 else_=calls.c.query_id))).label("queries"),
         func.coalesce(func.sum(calls.c.input_tokens), 0).label("input_tokens"),
         func.coalesce(func.sum(calls.c.output_tokens), 0).label("output_tokens"),
         func.coalesce(func.sum(calls.c.cache_read_tokens), 0).label("cache_read_tokens"),

@@ -68,7 +68,11 @@ def test_extractive_answer_is_cited_and_timed(extractive_settings: Settings,
         start, end = citation.span
         assert GUIDE[start:end] == source.text  # the span points into the original file
     assert set(answer.timings) >= {"retrieve", "pack", "generate", "check", "total"}
-    assert answer.cost == 0.0
+    # every call of the query is in the ledger: the query embedding and the extractive answer,
+    # both local and priced at 0 by the catalogue
+    assert answer.cost.total_usd == 0.0
+    assert answer.cost.by_stage == {"embed": 0.0, "generate": 0.0}
+    assert answer.cost.calls == 2 and answer.cost.unpriced == ()
     assert answer.cache == "off"
 
 
@@ -79,7 +83,10 @@ def test_supported_model_answer_is_kept(extractive_settings: Settings, corpus: P
         answer = pipeline.answer("How does hybrid search work?", k=1)
     assert answer.route == "openai:gpt-4o-mini"
     assert answer.text.endswith("[1].")
-    assert answer.cost is None  # the provider's price is unknown until the catalogue exists
+    # gpt-4o-mini at $0.15 / $0.60 per million: 300 prompt and 20 completion tokens
+    assert answer.cost.by_stage["generate"] == pytest.approx(300 * 0.15e-6 + 20 * 0.60e-6)
+    assert answer.cost.total_usd == pytest.approx(57e-6)
+    assert (answer.cost.input_tokens, answer.cost.output_tokens) >= (300, 20)
 
 
 @pytest.mark.parametrize("reply, reason", [

@@ -27,6 +27,7 @@ from ragline.cost.prices import PriceCatalogue
 from ragline.errors import ProviderUnavailable
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.rerank import LLMReranker
+from ragline.models.tokens import count_tokens
 from ragline.types import Chunk, ScoredChunk
 
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
@@ -84,6 +85,18 @@ def test_a_broken_stream_still_charges_what_it_produced(meter: CostMeter) -> Non
     assert row["output_tokens"] == partial.usage.output_tokens > 0
     assert row["cost_usd"] is not None and row["cost_usd"] > 0
     assert partial.cost == pytest.approx(float(row["cost_usd"]))
+
+
+def test_a_stream_closed_early_is_charged_for_what_it_produced(meter: CostMeter) -> None:
+    server = Server(stream_reply(sse(*openai_chunks("Qdrant ", "is ", "fast.", usage=USAGE))))
+    stream = meter.chat(openai_model(server)).stream(REQUEST)
+    assert next(stream) == "Qdrant "
+    stream.close()
+    [row] = rows(meter)
+    assert row["error"] == "closed by the caller before the end of the stream"
+    assert row["estimated"] and row["input_tokens"] > 0
+    assert row["output_tokens"] == count_tokens("Qdrant ", "gpt-4o-mini")
+    assert row["cost_usd"] > 0
 
 
 def test_async_calls_are_recorded_in_their_task_scope(meter: CostMeter) -> None:

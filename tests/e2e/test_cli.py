@@ -55,8 +55,8 @@ def test_ingest_ask_reingest_change_delete(workdir: Path) -> None:
     assert "chunks added" in first.stdout
 
     result = ask_json(workdir, "How do I move the index somewhere else?")
-    assert set(result) == {"answer", "citations", "sources", "route", "cost_usd", "cache",
-                           "timings_ms"}
+    assert set(result) == {"answer", "citations", "sources", "route", "query_id", "cost",
+                           "cache", "timings_ms"}
     assert "RAGLINE_HOME" in str(result["answer"])
     citations = result["citations"]
     assert isinstance(citations, list) and citations
@@ -65,7 +65,9 @@ def test_ingest_ask_reingest_change_delete(workdir: Path) -> None:
     cited = sources[citations[0]["marker"] - 1]
     assert cited["heading_path"] == ["Storage", "Moving it"]
     assert cited["source"].endswith("corpus/guide.md")
-    assert result["cost_usd"] == 0.0
+    cost = result["cost"]
+    assert isinstance(cost, dict)
+    assert cost["total_usd"] == 0.0 and cost["by_stage"] == {"embed": 0.0, "generate": 0.0}
 
     search = run(["search", "cats", "--json", "--k", "50"], workdir)
     before = json.loads(search.stdout)["results"]
@@ -150,3 +152,26 @@ def test_index_export_to_an_unreachable_server_exits_2(workdir: Path) -> None:
     message = " ".join(done.stderr.split())
     assert "cannot use the Qdrant server at http://127.0.0.1:9" in message
     assert "Traceback" not in done.stderr
+
+
+def test_costs_report_and_plot(workdir: Path) -> None:
+    run(["ingest", "corpus"], workdir)
+    ask_json(workdir, "How do I move the index somewhere else?")
+    ask_json(workdir, "Where is the index kept?")
+
+    by_stage = json.loads(run(["costs", "--by", "stage", "--json", "--since", "1d"],
+                              workdir).stdout)
+    stages = {row["key"]: row for row in by_stage}
+    assert set(stages) == {"embed", "generate"}
+    assert stages["generate"]["calls"] == 2 and stages["generate"]["queries"] == 2
+    assert stages["embed"]["queries"] == 2  # the two questions; the ingest run is no query
+    assert stages["embed"]["calls"] == 3
+
+    table = run(["costs", "--by", "day", "--plot", "costs.png"], workdir)
+    assert "cost by day" in table.stdout and "per 1k q" in table.stdout
+    assert (workdir / "costs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    future = run(["costs", "--since", "2999-01-01"], workdir)
+    assert "no model calls recorded" in future.stdout
+    bad = run(["costs", "--since", "last tuesday"], workdir, check=False)
+    assert bad.returncode == 2 and "--since 'last tuesday'" in bad.stderr
