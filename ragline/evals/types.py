@@ -1,0 +1,72 @@
+"""The value types and the judge protocol every part of the eval harness speaks.
+
+An :class:`EvalCase` is one question with whatever references a suite has.
+A :class:`Judge` decides whether evidence supports a statement; faithfulness,
+citation, context and relevancy metrics are all built on its two questions,
+so an offline judge and an LLM judge are interchangeable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Verdict = Literal["supported", "contradicted", "not_found"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One eval question and its optional references.
+
+    ``relevant_doc_ids`` are the documents a retriever should find (graded
+    relevance in ``metadata['relevance']`` when a suite has grades);
+    ``reference_contexts`` are passages that hold the answer.
+    """
+
+    id: str
+    question: str
+    reference_answer: str | None = None
+    reference_contexts: tuple[str, ...] = ()
+    relevant_doc_ids: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SupportVerdict:
+    """How well ``evidence`` backs one statement.
+
+    ``score`` is the judge's support in [0, 1]; ``verdict`` its decision;
+    ``missing`` lists what the evidence lacks (numbers, names, negations...),
+    ``evidence`` quotes the best-matching evidence sentence, ``reason`` says why.
+    """
+
+    statement: str
+    verdict: Verdict
+    score: float
+    missing: tuple[str, ...] = ()
+    evidence: str = ""
+    reason: str = ""
+
+    @property
+    def supported(self) -> bool:
+        """True when the verdict is ``supported``."""
+        return self.verdict == "supported"
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Decides support and relevance; every metric that needs judgement asks one of these."""
+
+    @property
+    def name(self) -> str:
+        """``offline`` or ``llm:<provider:model>``, recorded in every run."""
+        ...
+
+    def support(self, statement: str, evidence: Sequence[str]) -> SupportVerdict:
+        """Whether the passages in ``evidence``, taken together, support ``statement``."""
+        ...
+
+    def relevance(self, question: str, passage: str) -> float:
+        """How useful ``passage`` is for answering ``question``, in [0, 1]."""
+        ...

@@ -1,0 +1,116 @@
+"""The offline judge: MiniLM similarity plus lexical checks, with the real embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.evals.offline_judge import OfflineJudge
+from ragline.evals.types import Judge
+from ragline.models.embedder import SentenceTransformerEmbedder
+
+PASSAGES = [
+    "The Eiffel Tower was completed in 1889. It is 330 metres tall and stands in Paris.",
+    "Gustave Eiffel's company designed and built the tower for the World's Fair.",
+    "Qdrant is a vector database written in Rust. It does not run on the JVM.",
+]
+
+
+@pytest.fixture(scope="module")
+def judge(embedder: SentenceTransformerEmbedder) -> OfflineJudge:
+    """One judge over the session's MiniLM."""
+    return OfflineJudge(embedder)
+
+
+def test_it_is_a_judge_named_offline(judge: OfflineJudge) -> None:
+    assert isinstance(judge, Judge)
+    assert judge.name == "offline"
+
+
+def test_a_paraphrase_of_the_evidence_is_supported(judge: OfflineJudge) -> None:
+    verdict = judge.support("The Eiffel Tower stands in Paris and was completed in 1889.",
+                            PASSAGES)
+    assert verdict.verdict == "supported"
+    assert verdict.missing == ()
+    assert "1889" in verdict.evidence
+
+
+def test_a_number_absent_from_the_evidence_is_missing(judge: OfflineJudge) -> None:
+    verdict = judge.support("The Eiffel Tower is 1,250 metres tall.", PASSAGES)
+    assert not verdict.supported
+    assert "1250" in verdict.missing
+
+
+def test_a_different_number_in_the_closest_sentence_contradicts(judge: OfflineJudge) -> None:
+    verdict = judge.support("The Eiffel Tower was completed in 1925.", PASSAGES)
+    assert verdict.verdict == "contradicted"
+    assert "1925" in verdict.missing
+
+
+def test_number_formats_are_normalised(judge: OfflineJudge) -> None:
+    verdict = judge.support("The film grossed 1.5 million.",
+                            ["The film grossed $1,500,000 at the box office."])
+    assert verdict.supported, verdict.reason
+
+
+def test_a_name_absent_from_the_evidence_is_missing(judge: OfflineJudge) -> None:
+    verdict = judge.support("Qdrant is a vector database written in Go by Google.", PASSAGES)
+    assert not verdict.supported
+    assert "Google" in verdict.missing
+
+
+def test_a_negation_the_evidence_lacks_contradicts(judge: OfflineJudge) -> None:
+    verdict = judge.support("The Eiffel Tower was not completed in 1889.", PASSAGES)
+    assert verdict.verdict == "contradicted"
+
+
+def test_names_the_evidence_only_mentions_apart_are_not_supported(
+        judge: OfflineJudge) -> None:
+    evidence = ["Boston College is located in Chestnut Hill, Massachusetts. "
+                "The weather there is mild.",
+                "Stanford University is a private university in California."]
+    verdict = judge.support("Stanford University is located in Chestnut Hill.", evidence)
+    assert not verdict.supported
+    assert any(m.startswith("together") for m in verdict.missing)
+
+
+def test_a_paraphrase_with_new_words_scores_below_a_restatement(judge: OfflineJudge) -> None:
+    restated = judge.support("The Eiffel Tower was completed in 1889.", PASSAGES)
+    paraphrased = judge.support("The Eiffel Tower was finished in 1889.", PASSAGES)
+    assert restated.supported
+    assert restated.score > paraphrased.score > 0.5
+
+
+def test_unrelated_evidence_is_not_found(judge: OfflineJudge) -> None:
+    verdict = judge.support("Bananas are rich in potassium.", PASSAGES)
+    assert verdict.verdict == "not_found"
+    assert verdict.score < judge.support_threshold
+
+
+def test_no_evidence_is_not_found(judge: OfflineJudge) -> None:
+    assert judge.support("Anything at all.", []).verdict == "not_found"
+
+
+def test_a_short_answer_is_judged_with_its_question_as_context(judge: OfflineJudge) -> None:
+    evidence = ["The Oberoi Group is a hotel company with its head office in Delhi."]
+    question = "The Oberoi family is part of a hotel company that has a head office in what city?"
+    assert judge.support("Delhi", evidence, context=question).supported
+    wrong = judge.support("Mumbai", evidence, context=question)
+    assert not wrong.supported
+    assert wrong.missing == ("Mumbai",)
+
+
+def test_a_bare_yes_or_no_is_judged_by_similarity_to_its_question(
+        judge: OfflineJudge) -> None:
+    evidence = ["Both Ralph Waldo Emerson and Henry David Thoreau were American writers."]
+    question = "Were Emerson and Thoreau both American writers?"
+    for answer in ("Yes.", "yes", "No"):
+        verdict = judge.support(answer, evidence, context=question)
+        assert verdict.missing == ()
+        assert verdict.verdict == "supported"
+
+
+def test_relevance_ranks_the_passage_that_answers_first(judge: OfflineJudge) -> None:
+    question = "When was the Eiffel Tower completed?"
+    scores = [judge.relevance(question, p) for p in PASSAGES]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] > scores[1] > scores[2]
