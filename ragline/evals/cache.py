@@ -1,0 +1,86 @@
+"""A judge wrapper that remembers every answer in SQLite, keyed by a hash of its input.
+
+:class:`CachedJudge` is itself a :class:`~ragline.evals.types.Judge`. The key
+hashes the inner judge's ``name``, the question asked (support or relevance)
+and its inputs, so a rerun of the same eval with the same judge makes no judge
+call at all, while another judge or prompt version never reads stale answers.
+Safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ragline.evals.types import Judge, SupportVerdict
+
+
+class CachedJudge:
+    """``judge`` with its answers cached in the SQLite file at ``path``."""
+
+    def __init__(self, judge: Judge, path: Path | str) -> None:
+        self.inner = judge
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute("CREATE TABLE IF NOT EXISTS judge_cache "
+                             "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        """The wrapped judge's name."""
+        return self.inner.name
+
+    def _key(self, kind: str, payload: Any) -> str:
+        text = json.dumps([self.inner.name, kind, payload], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _get(self, key: str) -> Any | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM judge_cache WHERE key = ?",
+                                   (key,)).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return json.loads(row[0])
+
+    def _set(self, key: str, value: Any) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO judge_cache VALUES (?, ?)",
+                             (key, json.dumps(value)))
+
+    def support(self, statement: str, evidence: Sequence[str]) -> SupportVerdict:
+        """The cached verdict, or the inner judge's (then cached)."""
+        key = self._key("support", [statement, list(evidence)])
+        cached = self._get(key)
+        if cached is not None:
+            return SupportVerdict(**{**cached, "missing": tuple(cached["missing"])})
+        verdict = self.inner.support(statement, evidence)
+        self._set(key, asdict(verdict))
+        return verdict
+
+    def relevance(self, question: str, passage: str) -> float:
+        """The cached relevance, or the inner judge's (then cached)."""
+        key = self._key("relevance", [question, passage])
+        cached = self._get(key)
+        if cached is not None:
+            return float(cached)
+        value = self.inner.relevance(question, passage)
+        self._set(key, value)
+        return value
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,164 @@
+"""Run a suite against any system under test and a judge; resumable, cached, concurrent.
+
+The system under test is an :class:`Answerer` (``RAGPipeline`` is one); the
+runner never builds it. For each case it times ``answer(question)``, reads the
+cost from ``Answer.cost``, applies every :data:`~ragline.evals.case_metrics.CaseMetric`
+and appends the row to ``<run_dir>/cases.jsonl`` as soon as the case is done.
+A rerun with the same ``run_dir`` skips the cases already there with the same
+judge and unchanged content (a fingerprint is stored with each row), so an
+interrupted run resumes. Judge answers are cached in
+``<run_dir>/judge_cache.sqlite`` by a hash of their input (:class:`CachedJudge`),
+so re-evaluating costs no judge call. The first pending case runs alone (so
+models and indexes the answerer loads lazily are loaded once), the rest on
+``concurrency`` threads; results come back in suite order whatever the
+completion order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragline.evals.cache import CachedJudge
+from ragline.evals.case_metrics import CaseMetric, Measured
+from ragline.evals.results import CaseRow, RunResult
+from ragline.evals.suites import Suite
+from ragline.evals.types import EvalCase, Judge
+from ragline.types import Answer
+
+CHECKPOINT = "cases.jsonl"
+JUDGE_CACHE = "judge_cache.sqlite"
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """The system under test: answers one question."""
+
+    def answer(self, question: str) -> Answer:
+        """Answer ``question``, with its sources, citations and cost."""
+        ...
+
+
+def _evaluate(case: EvalCase, answerer: Answerer, judge: Judge,
+              metrics: Sequence[CaseMetric]) -> CaseRow:
+    started = time.perf_counter()
+    answer = answerer.answer(case.question)
+    answered = time.perf_counter()
+    values: dict[str, float] = {}
+    details: dict[str, object] = {}
+    for metric in metrics:
+        measured: Measured = metric(case, answer, judge)
+        values.update(measured.values)
+        details.update(measured.details)
+    return CaseRow(id=case.id, question=case.question, answer=answer.text,
+                   metrics=values, details=details,
+                   answer_ms=(answered - started) * 1000,
+                   eval_ms=(time.perf_counter() - answered) * 1000,
+                   cost_usd=answer.cost.total_usd,
+                   sources=[source.chunk.doc_id for source in answer.sources])
+
+
+def _fingerprint(case: EvalCase, judge: str) -> str:
+    """What a checkpoint row was computed from: the judge and the case's content."""
+    content = json.dumps([judge, case.question, case.reference_answer,
+                          list(case.reference_contexts), list(case.relevant_doc_ids),
+                          case.metadata], sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _done(checkpoint: Path, wanted: dict[str, str]) -> dict[str, CaseRow]:
+    """Checkpoint rows whose fingerprint is still ``wanted[id]``; a torn line is ignored."""
+    if not checkpoint.exists():
+        return {}
+    done: dict[str, CaseRow] = {}
+    for line in checkpoint.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        fingerprint = record.pop("fingerprint", None)
+        if fingerprint is not None and wanted.get(record.get("id")) == fingerprint:
+            try:
+                row = CaseRow.from_json(record)
+            except TypeError:  # written by another ragline version: redo the case
+                continue
+            done[row.id] = row
+    return done
+
+
+def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
+              metrics: Sequence[CaseMetric], run_dir: Path | str, concurrency: int = 4,
+              progress: bool = False, config: str | None = None) -> RunResult:
+    """Evaluate every case of ``suite``; see the module docstring.
+
+    ``config`` is recorded in the result (default: the suite's config path).
+    An exception from the answerer or a metric stops the run after the cases
+    in flight; what finished stays in the checkpoint for the next run.
+    """
+    if concurrency <= 0:
+        raise ValueError(f"concurrency must be > 0, but got {concurrency}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / CHECKPOINT
+    cached = CachedJudge(judge, run_dir / JUDGE_CACHE)
+    fingerprints = {case.id: _fingerprint(case, judge.name) for case in suite.cases}
+    done = _done(checkpoint, fingerprints)
+    pending = [case for case in suite.cases if case.id not in done]
+    lock = threading.Lock()
+    try:
+        with checkpoint.open("a", encoding="utf-8") as out, _ProgressBar(
+                progress, len(suite.cases), len(done)) as advance, \
+                ThreadPoolExecutor(max_workers=concurrency) as pool:
+
+            def one(case: EvalCase) -> None:
+                row = _evaluate(case, answerer, cached, metrics)
+                with lock:
+                    record = {**row.to_json(), "fingerprint": fingerprints[case.id]}
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.flush()
+                    done[row.id] = row
+                    advance()
+
+            if pending:  # alone first, so what the answerer loads lazily loads once
+                one(pending[0])
+            futures = [pool.submit(one, case) for case in pending[1:]]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()
+            for future in finished:
+                future.result()
+    finally:
+        cached.close()
+    rows = [done[case.id] for case in suite.cases]
+    recorded = config if config is not None else (
+        None if suite.config is None else str(suite.config))
+    return RunResult.of(suite=suite.name, config=recorded, judge=judge.name, rows=rows)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr (or nothing); ``advance()`` counts one case."""
+
+    def __init__(self, enabled: bool, total: int, completed: int) -> None:
+        self._progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=Console(stderr=True),
+                                  transient=True, disable=not enabled)
+        self._task = self._progress.add_task("eval", total=total, completed=completed)
+
+    def __enter__(self) -> _ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self) -> None:
+        self._progress.advance(self._task)
