@@ -1,4 +1,4 @@
-"""The ``ragline`` command line: ingest, ask, search, delete, costs, demo, index export/import.
+"""The ``ragline`` command line: ingest, ask, search, delete, costs, eval, demo, index.
 
 A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 :class:`~ragline.errors.RagLineError`) print one message and exit with status 2.
@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
+from ragline.cli_eval import eval_app
 from ragline.config import Settings, load_settings
 from ragline.cost.ledger import Ledger
 from ragline.cost.report import GroupBy, ReportRow, cost_report, plot_cost_per_day
@@ -114,6 +115,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "route": answer.route,
         "query_id": answer.query_id,
         "cost": dataclasses.asdict(answer.cost),
+        "support": None if answer.support is None else {
+            **dataclasses.asdict(answer.support), "unsupported": answer.support.unsupported},
         "cache": answer.cache,
         "timings_ms": answer.timings,
     }
@@ -139,6 +142,14 @@ def _print_answer(answer: Answer) -> None:
     timing = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings.items())
     out.print(f"\nroute: {answer.route}\n{_cost_line(answer.cost)}\ntimings: {timing}",
               style="dim", highlight=False)
+    if answer.support is not None:
+        support = answer.support
+        out.print(f"support: faithfulness {support.faithfulness:.2f}, citation recall "
+                  f"{support.citation_recall:.2f}, precision {support.citation_precision:.2f} "
+                  f"({support.judge} judge, {support.latency_ms:.0f} ms)", style="dim",
+                  highlight=False)
+        for claim in support.unsupported:
+            out.print(f"  unsupported: {claim}", style="yellow", highlight=False, markup=False)
 
 
 @contextmanager
@@ -381,6 +392,7 @@ def costs(since: Annotated[str | None, typer.Option(
 index_app = typer.Typer(no_args_is_help=True,
                         help="Move a collection between the local Edge shard and a Qdrant server.")
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 UrlOption = Annotated[str, typer.Option("--url", help="Qdrant server URL, e.g. http://host:6333.")]
 ApiKeyOption = Annotated[str | None, typer.Option("--api-key", help="Qdrant API key.")]

@@ -175,6 +175,7 @@ class GenerationSettings(_Section):
     prompt_version: int = Field(gt=0)
     timeout_s: float = Field(gt=0)
     max_retries: int = Field(ge=0, le=10)
+    verify: Literal["offline", "none"]
 
 
 class CostSettings(_Section):

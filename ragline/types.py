@@ -166,13 +166,65 @@ class QueryCost:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimSupport:
+    """One claim of an answer and the verdict of the support check on it.
+
+    ``verdict`` is ``supported``, ``contradicted`` or ``not_found``; ``missing``
+    lists what the sources lack (numbers, names, negations).
+    """
+
+    claim: str
+    verdict: str
+    score: float
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CitationSupport:
+    """One sentence of an answer, the markers it cites, and how they fared (ALCE).
+
+    ``recalled``: the cited passages together support the sentence; ``precise``:
+    per marker, whether that citation is needed or supports the sentence alone.
+    """
+
+    sentence: str
+    markers: tuple[int, ...]
+    recalled: bool
+    precise: tuple[bool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSupport:
+    """The support check of one answer against its sources.
+
+    ``faithfulness`` is supported claims / claims; ``unsupported`` lists the
+    others; citation recall and precision follow ALCE; ``judge`` names the judge
+    and ``latency_ms`` what the check took.
+    """
+
+    faithfulness: float
+    claims: tuple[ClaimSupport, ...]
+    citation_recall: float
+    citation_precision: float
+    citations: tuple[CitationSupport, ...]
+    judge: str
+    latency_ms: float
+
+    @property
+    def unsupported(self) -> tuple[str, ...]:
+        """The claims not judged ``supported``, in answer order."""
+        return tuple(c.claim for c in self.claims if c.verdict != "supported")
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What a RAG call returns.
 
     ``sources`` are the packed context chunks in marker order (``[1]`` is
     ``sources[0]``); ``route`` names the model that produced the text and why;
     ``cost`` totals every model call of the query, by stage; ``timings`` are
-    in ms; ``query_id`` is the key of the query's rows in the cost ledger.
+    in ms; ``query_id`` is the key of the query's rows in the cost ledger;
+    ``support`` is the answer's support check (None when it is turned off).
     """
 
     text: str
@@ -183,3 +235,4 @@ class Answer:
     cache: str
     timings: dict[str, float]
     query_id: str = ""
+    support: AnswerSupport | None = None

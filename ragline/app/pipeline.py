@@ -10,8 +10,10 @@ question is refused or answered on the cheaper ``budgets.downgrade_to`` route,
 as configured. The answer of the configured generator is kept only when it
 cites at least one packed passage and passes the support check; otherwise the
 extractive fallback answers from the same passages, and ``Answer.route``
-records why. The pipeline owns no global state: build it from settings, use
-it, close it (or use it as a context manager).
+records why. With ``generation.verify: offline`` the final answer's claims and
+citations are then checked against the passages by the offline judge (no LLM)
+and the verdicts attached as ``Answer.support``. The pipeline owns no global
+state: build it from settings, use it, close it (or use it as a context manager).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
@@ -30,6 +33,9 @@ from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger
 from ragline.cost.metered import CostMeter, QueryScope, new_query_id, query_scope
 from ragline.cost.prices import PriceCatalogue
 from ragline.errors import BudgetExceeded, ConfigError, InvalidInput, ProviderError
+from ragline.evals.guard import check_answer
+from ragline.evals.offline_judge import OfflineJudge
+from ragline.evals.types import Judge
 from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
 from ragline.models.embedder import embedder_from_settings
 from ragline.models.extractive import ExtractiveModel
@@ -47,7 +53,7 @@ from ragline.types import (
     Answer,
     ChatRequest,
     ChatResponse,
-    Citation,
+    QueryCost,
     ScoredChunk,
     SearchMode,
     Usage,
@@ -95,7 +101,7 @@ class RAGPipeline:
     def __init__(self, settings: Settings, *, index: QdrantIndex, generator: ChatModel,
                  fallback: ChatModel | None, prompt: PromptTemplate, meter: CostMeter,
                  reranker: Reranker | None = None, budgets: BudgetGuard | None = None,
-                 downgrade: ChatModel | None = None) -> None:
+                 downgrade: ChatModel | None = None, judge: Judge | None = None) -> None:
         self.settings = settings
         self.index = index
         self.reranker = reranker
@@ -106,6 +112,7 @@ class RAGPipeline:
         self.downgrade = None if downgrade is None else meter.chat(
             downgrade, route_reason="budget downgrade")
         self.prompt = prompt
+        self.judge = judge
         self._encoding = get_encoding(settings.chunker.encoding)
 
     @classmethod
@@ -121,11 +128,11 @@ class RAGPipeline:
                           default_tenant=settings.cost.tenant)
         reranker = _reranker(settings.rerank.model) if rerank else None
         budgets = settings.budgets
+        embedder = embedder_from_settings(settings.embedder)
         return cls(settings,
                    index=QdrantIndex.from_settings(
                        settings, collection=collection,
-                       embedder=meter.embedder(embedder_from_settings(settings.embedder),
-                                               model=settings.embedder.model)),
+                       embedder=meter.embedder(embedder, model=settings.embedder.model)),
                    generator=generator or chat_model_from_settings(generation),
                    fallback=ExtractiveModel() if generation.fallback == "extractive" else None,
                    prompt=load_prompt(generation.prompt, generation.prompt_version),
@@ -134,7 +141,10 @@ class RAGPipeline:
                        reranker, model=settings.rerank.model or ""),
                    budgets=BudgetGuard(ledger, budgets.limits) if budgets.limits else None,
                    downgrade=downgrade_model(budgets.downgrade_to, generation)
-                   if budgets.limits and budgets.on_exceed == "downgrade" else None)
+                   if budgets.limits and budgets.on_exceed == "downgrade" else None,
+                   judge=OfflineJudge(meter.embedder(embedder, model=settings.embedder.model,
+                                                     stage="judge"))
+                   if generation.verify == "offline" else None)
 
     def __enter__(self) -> Self:
         return self
@@ -214,16 +224,14 @@ class RAGPipeline:
                                "ragline ask \"What does ragline do?\"")
         scope = QueryScope(new_query_id(), tenant or self.settings.cost.tenant, session, api_key)
         with query_scope(scope):
-            text, citations, sources, route, timings = self._answer(
-                question.strip(), k=k, mode=mode, filters=filters, scope=scope)
-        return Answer(text=text, citations=citations, sources=sources, route=route,
-                      cost=self.meter.ledger.query_cost(scope.query_id), cache="off",
-                      timings=timings, query_id=scope.query_id)
+            answer = self._answer(question.strip(), k=k, mode=mode, filters=filters,
+                                  scope=scope)
+        return replace(answer, cost=self.meter.ledger.query_cost(scope.query_id),
+                       query_id=scope.query_id)
 
     def _answer(self, question: str, *, k: int | None, mode: SearchMode | None,
-                filters: Filters | None, scope: QueryScope,
-                ) -> tuple[str, tuple[Citation, ...], tuple[ScoredChunk, ...], str,
-                           dict[str, float]]:
+                filters: Filters | None, scope: QueryScope) -> Answer:
+        """The answer, with its cost still to be read from the ledger."""
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
 
@@ -245,7 +253,8 @@ class RAGPipeline:
             lap("rerank")
         if not ranked:
             timings["total"] = round((time.perf_counter() - started) * 1000, 3)
-            return NO_PASSAGES, (), (), "none (no passages retrieved)", timings
+            return Answer(NO_PASSAGES, (), (), "none (no passages retrieved)", QueryCost(),
+                          "off", timings)
         packed = pack_context(ranked, max_tokens=self.settings.context.max_tokens,
                               count_tokens=lambda text: len(
                                   self._encoding.encode(text, disallowed_special=())))
@@ -267,8 +276,14 @@ class RAGPipeline:
             text, citations = resolve_citations(response.text, packed.passages)
             route = f"{self.fallback.name} (fallback: {route} answer had {verdict.reason})"
             lap("fallback")
+        support = None
+        if self.judge is not None:
+            support = check_answer(text, [p.chunk.text for p in packed.passages],
+                                   judge=self.judge)
+            lap("verify")
         timings["total"] = round((time.perf_counter() - started) * 1000, 3)
-        return text, citations, packed.passages, route, timings
+        return Answer(text=text, citations=citations, sources=packed.passages, route=route,
+                      cost=QueryCost(), cache="off", timings=timings, support=support)
 
     def _generate(self, request: ChatRequest, scope: QueryScope) -> tuple[ChatResponse, str]:
         """Generate within the budgets: reserve the estimate, then settle the actual spend.

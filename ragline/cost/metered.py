@@ -96,9 +96,11 @@ class CostMeter:
         """``model`` with every call recorded under ``stage``."""
         return MeteredChatModel(model, self, stage=stage, route_reason=route_reason)
 
-    def embedder(self, embedder: Embedder, *, model: str) -> MeteredEmbedder:
-        """``embedder`` (named ``model`` in the catalogue) with every call recorded as ``embed``."""
-        return MeteredEmbedder(embedder, self, model=model)
+    def embedder(self, embedder: Embedder, *, model: str,
+                 stage: str = "embed") -> MeteredEmbedder:
+        """``embedder`` (named ``model`` in the catalogue) with every call recorded under
+        ``stage`` (``judge`` when a judge embeds)."""
+        return MeteredEmbedder(embedder, self, model=model, stage=stage)
 
     def reranker(self, reranker: Reranker, *, model: str) -> MeteredReranker:
         """``reranker`` with every call recorded as ``rerank``."""
@@ -247,16 +249,19 @@ def _timed(meter: CostMeter, *, stage: str, provider: str, model: str,
 
 
 class MeteredEmbedder:
-    """An :class:`~ragline.protocols.Embedder` that records each call as stage ``embed``.
+    """An :class:`~ragline.protocols.Embedder` that records each call (stage ``embed``
+    unless told otherwise).
 
     Local embedders report no usage, so input tokens are counted with the
     tokenizer and marked estimated.
     """
 
-    def __init__(self, inner: Embedder, meter: CostMeter, *, model: str) -> None:
+    def __init__(self, inner: Embedder, meter: CostMeter, *, model: str,
+                 stage: str = "embed") -> None:
         self.inner = inner
         self.meter = meter
         self.model = model
+        self.stage = stage
 
     @property
     def dimension(self) -> int:
@@ -268,15 +273,15 @@ class MeteredEmbedder:
 
     def embed_documents(self, texts: list[str]) -> Vectors:
         """Embed passages with the wrapped embedder and record the call."""
-        result: Vectors = _timed(self.meter, stage="embed", provider="local", model=self.model,
-                                 count=lambda: self._tokens(texts),
+        result: Vectors = _timed(self.meter, stage=self.stage, provider="local",
+                                 model=self.model, count=lambda: self._tokens(texts),
                                  call=lambda: self.inner.embed_documents(texts))
         return result
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one query with the wrapped embedder and record the call."""
-        result: Vectors = _timed(self.meter, stage="embed", provider="local", model=self.model,
-                                 count=lambda: self._tokens([text]),
+        result: Vectors = _timed(self.meter, stage=self.stage, provider="local",
+                                 model=self.model, count=lambda: self._tokens([text]),
                                  call=lambda: self.inner.embed_query(text))
         return result
 

@@ -43,7 +43,9 @@ def test_every_call_of_a_query_is_in_the_ledger(make_settings: Callable[..., Set
     ingest, *query = recorded
     assert str(ingest["query_id"]).startswith("ingest-") and ingest["stage"] == "embed"
     assert ingest["input_tokens"] > 0 and ingest["estimated"]
-    assert [r["stage"] for r in query] == ["embed", "generate"]
+    # the query embedding, the answer, then the support check's embeddings (stage judge)
+    assert [r["stage"] for r in query][:2] == ["embed", "generate"]
+    assert {r["stage"] for r in query[2:]} == {"judge"}
     assert {(r["query_id"], r["tenant"], r["session"], r["api_key"]) for r in query} == {
         (answer.query_id, "acme", "s-1", "key-7")}
     generate = query[1]
@@ -108,7 +110,8 @@ def test_over_budget_the_question_is_downgraded(make_settings: Callable[..., Set
     assert answer.route.startswith("extractive (budget: ")
     assert "BM25" in answer.text and answer.citations
     assert seen == []
-    assert recorded[-1]["route_reason"] == "budget downgrade"
+    [generated] = [r for r in recorded if r["stage"] == "generate"]
+    assert (generated["model"], generated["route_reason"]) == ("extractive", "budget downgrade")
 
 
 def test_within_budget_the_actual_spend_is_booked(make_settings: Callable[..., Settings],

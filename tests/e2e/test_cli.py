@@ -56,7 +56,7 @@ def test_ingest_ask_reingest_change_delete(workdir: Path) -> None:
 
     result = ask_json(workdir, "How do I move the index somewhere else?")
     assert set(result) == {"answer", "citations", "sources", "route", "query_id", "cost",
-                           "cache", "timings_ms"}
+                           "support", "cache", "timings_ms"}
     assert "RAGLINE_HOME" in str(result["answer"])
     citations = result["citations"]
     assert isinstance(citations, list) and citations
@@ -67,7 +67,11 @@ def test_ingest_ask_reingest_change_delete(workdir: Path) -> None:
     assert cited["source"].endswith("corpus/guide.md")
     cost = result["cost"]
     assert isinstance(cost, dict)
-    assert cost["total_usd"] == 0.0 and cost["by_stage"] == {"embed": 0.0, "generate": 0.0}
+    assert cost["total_usd"] == 0.0
+    assert cost["by_stage"] == {"embed": 0.0, "generate": 0.0, "judge": 0.0}
+    support = result["support"]
+    assert isinstance(support, dict) and support["judge"] == "offline"
+    assert support["citation_recall"] == 1.0 and support["unsupported"] == []
 
     search = run(["search", "cats", "--json", "--k", "50"], workdir)
     before = json.loads(search.stdout)["results"]
@@ -162,7 +166,7 @@ def test_costs_report_and_plot(workdir: Path) -> None:
     by_stage = json.loads(run(["costs", "--by", "stage", "--json", "--since", "1d"],
                               workdir).stdout)
     stages = {row["key"]: row for row in by_stage}
-    assert set(stages) == {"embed", "generate"}
+    assert set(stages) == {"embed", "generate", "judge"}  # judge: the answers' support check
     assert stages["generate"]["calls"] == 2 and stages["generate"]["queries"] == 2
     assert stages["embed"]["queries"] == 2  # the two questions; the ingest run is no query
     assert stages["embed"]["calls"] == 3
