@@ -31,6 +31,7 @@ The thresholds and how they were calibrated are in ``ragline/evals/calibration.m
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class OfflineJudge:
         self.support_threshold = support_threshold
         self.similarity_weight = similarity_weight
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -203,16 +205,19 @@ class OfflineJudge:
         return min(RELEVANCE_WEIGHT * cosine + (1 - RELEVANCE_WEIGHT) * overlap, 1.0)
 
     def _embed(self, texts: list[str]) -> Vectors:
-        """Embed ``texts`` in one batch, reusing cached vectors."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        """Embed ``texts`` in one batch, reusing cached vectors (safe across threads)."""
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
-            for text, vector in zip(todo, self.embedder.embed_documents(todo), strict=True):
-                self._cache[text] = vector
-        for text in texts:
-            self._cache.move_to_end(text)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts])
+            known.update(zip(todo, self.embedder.embed_documents(todo), strict=True))
+        with self._lock:
+            for text in texts:
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
 
 def _units(evidence: Sequence[str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ragline.evals.offline_judge import OfflineJudge
@@ -114,3 +116,19 @@ def test_relevance_ranks_the_passage_that_answers_first(judge: OfflineJudge) -> 
     scores = [judge.relevance(question, p) for p in PASSAGES]
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert scores[0] > scores[1] > scores[2]
+
+
+def test_threads_sharing_one_judge_get_the_verdicts_of_a_lone_caller(
+        embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ragline.evals.offline_judge.CACHE_SIZE", 3)  # constant eviction
+    evidence = ["Qdrant is written in Rust.", "Redis keeps data in memory.",
+                "PostgreSQL stores rows in pages of 8 kB.", "SQLite is a single file."]
+    statements = ["Qdrant is written in Rust.", "Redis keeps its data in memory.",
+                  "PostgreSQL pages hold 8 kB.", "SQLite is one file.",
+                  "Qdrant is written in Go."] * 4
+    alone = [OfflineJudge(embedder).support(s, evidence) for s in statements]
+    shared = OfflineJudge(embedder)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda s: shared.support(s, evidence), statements))
+    assert [(v.verdict, round(v.score, 6)) for v in together] == [
+        (v.verdict, round(v.score, 6)) for v in alone]
