@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ragline.config import Settings, load_settings
+from ragline.evals.offline_judge import default_judge_embedder
 from ragline.models.embedder import SentenceTransformerEmbedder
 
 
@@ -29,6 +30,15 @@ def _no_ragline_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def embedder() -> SentenceTransformerEmbedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the session."""
     model = SentenceTransformerEmbedder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def judge_embedder() -> SentenceTransformerEmbedder:
+    """The offline judge's own embedder (bundled MiniLM in int8), loaded once."""
+    model = default_judge_embedder()
+    assert isinstance(model, SentenceTransformerEmbedder)
     model.warm_up()
     return model
 

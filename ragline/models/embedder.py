@@ -49,7 +49,23 @@ def resolve_model_path(model: str) -> str:
 
 
 @cache
-def _load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
+def _load_sentence_transformer(path: str, device: str, int8: bool = False
+                               ) -> SentenceTransformer:
+    """The model at ``path``, loaded once per process (and per ``int8``)."""
+    model = _read_sentence_transformer(path, device)
+    return _quantized(model) if int8 and device == "cpu" else model
+
+
+def _quantized(model: SentenceTransformer) -> SentenceTransformer:
+    """``model`` with int8 linear layers (:mod:`ragline.models.int8`)."""
+    from ragline.models.int8 import quantize_linear_layers
+
+    quantize_linear_layers(model)
+    return model
+
+
+def _read_sentence_transformer(path: str, device: str) -> SentenceTransformer:
+    """Load the model at ``path`` with no network; typed errors when that cannot work."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
@@ -67,22 +83,28 @@ def _load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
 
 
 class SentenceTransformerEmbedder:
-    """An :class:`Embedder` over a sentence-transformers model, loaded once per process."""
+    """An :class:`Embedder` over a sentence-transformers model, loaded once per process.
+
+    ``int8=True`` (CPU only) loads a second copy with int8 linear layers
+    (:mod:`ragline.models.int8`): about twice as fast, vectors within a cosine of
+    about 0.997 of the float ones. Never mix the two in one index.
+    """
 
     def __init__(self, model: str = BUNDLED_MINILM, *, batch_size: int = 64,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", int8: bool = False) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, but got {batch_size}")
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
+        self.int8 = int8
         self._model: SentenceTransformer | None = None
 
     def warm_up(self) -> None:
         """Load the model now instead of on first use."""
         if self._model is None:
             self._model = _load_sentence_transformer(resolve_model_path(self.model_name),
-                                                     self.device)
+                                                     self.device, self.int8)
 
     @property
     def _loaded(self) -> SentenceTransformer:

@@ -1,0 +1,31 @@
+"""The int8 MiniLM the offline judge embeds with: close to the float model, loaded apart."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ragline.models.embedder import SentenceTransformerEmbedder
+
+TEXTS = ["The Eiffel Tower was completed in 1889.",
+         "Gustave Eiffel's company built the tower for the World's Fair.",
+         "Qdrant is a vector database written in Rust.",
+         "Cats sleep for most of the day."]
+
+
+def test_int8_vectors_are_normalised_and_close_to_the_float_ones(
+        embedder: SentenceTransformerEmbedder, judge_embedder: SentenceTransformerEmbedder
+) -> None:
+    exact = embedder.embed_documents(TEXTS)
+    quick = judge_embedder.embed_documents(TEXTS)
+    assert quick.dtype == np.float32
+    assert np.allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(exact, quick)  # really quantised
+    assert np.all(np.sum(exact * quick, axis=1) > 0.95)
+    assert np.abs(exact @ exact.T - quick @ quick.T).max() < 0.1
+
+
+def test_loading_int8_leaves_the_float_model_untouched(
+        embedder: SentenceTransformerEmbedder) -> None:
+    before = embedder.embed_documents(TEXTS)
+    SentenceTransformerEmbedder(int8=True).warm_up()
+    assert np.array_equal(embedder.embed_documents(TEXTS), before)
