@@ -6,11 +6,16 @@ import re
 from collections.abc import Iterator
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
-# A sentence ends at . ! or ? followed by space and a capital or digit. Closing quotes or
-# brackets and a citation marker such as " [2]" right after the punctuation stay with the
-# sentence they follow (group "tail").
+# A sentence ends at . ! or ? followed by space and a capital or digit, but not after an
+# initial ("Mark L. Lester") or a title ("Mr.", "St.", "Jr."). Closing quotes or brackets
+# and a citation marker such as " [2]" right after the punctuation stay with the sentence
+# they follow (group "tail").
+_ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Gen", "Lt", "Col", "vs",
+                  "v")
+_NOT_AFTER = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)"
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?])(?P<tail>[\"')\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])?)\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
+    _NOT_AFTER + r"(?<=[.!?])"
+    r"(?P<tail>[\"')\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])?)\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being

@@ -30,3 +30,10 @@ def test_content_terms_drop_stopwords_and_stem() -> None:
     assert content_terms("Where are the chunks stored?") == ["chunk", "stor"]
     assert stem("queries") == "query"
     assert stem("is") == "is"
+
+
+def test_initials_and_titles_do_not_end_a_sentence() -> None:
+    text = "Mark L. Lester met Mr. Burns in St. Louis. Glassroth v. Moore was decided. It ended."
+    assert [text[s:e] for s, e in sentences(text)] == [
+        "Mark L. Lester met Mr. Burns in St. Louis.", "Glassroth v. Moore was decided.",
+        "It ended."]

@@ -34,10 +34,10 @@ from ragline.cost.metered import CostMeter, QueryScope, new_query_id, query_scop
 from ragline.cost.prices import PriceCatalogue
 from ragline.errors import BudgetExceeded, ConfigError, InvalidInput, ProviderError
 from ragline.evals.guard import check_answer
-from ragline.evals.offline_judge import OfflineJudge
+from ragline.evals.offline_judge import OfflineJudge, default_judge_embedder
 from ragline.evals.types import Judge
 from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
-from ragline.models.embedder import embedder_from_settings
+from ragline.models.embedder import BUNDLED_MINILM, embedder_from_settings
 from ragline.models.extractive import ExtractiveModel
 from ragline.models.rerank import CrossEncoderReranker, Reranker
 from ragline.models.tokens import count_tokens
@@ -142,8 +142,8 @@ class RAGPipeline:
                    budgets=BudgetGuard(ledger, budgets.limits) if budgets.limits else None,
                    downgrade=downgrade_model(budgets.downgrade_to, generation)
                    if budgets.limits and budgets.on_exceed == "downgrade" else None,
-                   judge=OfflineJudge(meter.embedder(embedder, model=settings.embedder.model,
-                                                     stage="judge"))
+                   judge=OfflineJudge(meter.embedder(default_judge_embedder(),
+                                                     model=BUNDLED_MINILM, stage="judge"))
                    if generation.verify == "offline" else None)
 
     def __enter__(self) -> Self:

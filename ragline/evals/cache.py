@@ -1,9 +1,10 @@
 """A judge wrapper that remembers every answer in SQLite, keyed by a hash of its input.
 
 :class:`CachedJudge` is itself a :class:`~ragline.evals.types.Judge`. The key
-hashes the inner judge's ``name``, the question asked (support or relevance)
-and its inputs, so a rerun of the same eval with the same judge makes no judge
-call at all, while another judge or prompt version never reads stale answers.
+hashes the inner judge's ``fingerprint`` (its ``name`` when it has none), the
+question asked (support or relevance) and its inputs, so a rerun of the same
+eval with the same judge makes no judge call at all, while another judge, prompt
+version or offline judge version never reads stale answers.
 Safe to share between threads.
 """
 
@@ -42,7 +43,8 @@ class CachedJudge:
         return self.inner.name
 
     def _key(self, kind: str, payload: Any) -> str:
-        text = json.dumps([self.inner.name, kind, payload], ensure_ascii=False)
+        identity = getattr(self.inner, "fingerprint", self.inner.name)
+        text = json.dumps([identity, kind, payload], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _get(self, key: str) -> Any | None:

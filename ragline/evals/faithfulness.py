@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragline.evals.claims import claims
-from ragline.evals.types import Judge, SupportVerdict
+from ragline.evals.types import Judge, SupportVerdict, support_each
 
 __all__ = ["Faithfulness", "faithfulness"]
 
@@ -37,7 +37,7 @@ class Faithfulness:
 
 def faithfulness(answer: str, contexts: Sequence[str], *, judge: Judge) -> Faithfulness:
     """Judge every claim of ``answer`` against ``contexts`` with ``judge``."""
-    verdicts = tuple(judge.support(claim, contexts) for claim in claims(answer))
+    verdicts = tuple(support_each(judge, claims(answer), contexts))
     if not verdicts:
         return Faithfulness(1.0, ())
     return Faithfulness(sum(v.supported for v in verdicts) / len(verdicts), verdicts)

@@ -2,7 +2,8 @@
 
 :meth:`OfflineJudge.support` decides one statement against evidence passages:
 
-1. The evidence is split into sentences and two-sentence windows; the
+1. The evidence is split into sentences and two-sentence windows (only where the
+   second sentence opens with a pronoun: "He", "Its", "They"...); the
    :data:`CANDIDATES` with the most of the statement's content words are embedded
    with the statement (one batch; embeddings cached per text) and the best cosine
    ``similarity`` is kept with its sentence.
@@ -35,6 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -48,18 +50,21 @@ __all__ = [
     "CONTRADICTION_SIMILARITY",
     "RELEVANCE_WEIGHT",
     "SIMILARITY_WEIGHT",
-    "SUMMARY_THRESHOLD",
+    "SUMMARY_FAITHFULNESS",
     "SUPPORT_THRESHOLD",
+    "VERSION",
     "OfflineJudge",
+    "default_judge_embedder",
 ]
 
 SUPPORT_THRESHOLD = 0.92
 """Least ``score`` for ``supported`` (calibration.md: best F1 on HaluEval items 0-249)."""
 SIMILARITY_WEIGHT = 0.1
 """Weight of the best cosine in ``score``; the rest is content-word coverage (same source)."""
-SUMMARY_THRESHOLD = 0.72
-"""A multi-claim text (a summary) is hallucinated when a claim scores below this
-(calibration.md: best balanced accuracy on FaithBench dev, itself the calibration half)."""
+SUMMARY_FAITHFULNESS = 0.28
+"""A multi-claim text (a summary) is hallucinated when its faithfulness (supported claims
+over claims) is below this (calibration.md: best balanced accuracy on FaithBench dev,
+itself the calibration half)."""
 CONTRADICTION_SIMILARITY = 0.60
 """Least cosine of the best sentence for a disagreement with it to be a contradiction."""
 CANDIDATES = 2
@@ -68,15 +73,21 @@ RELEVANCE_WEIGHT = 0.7
 """Weight of the cosine in :meth:`OfflineJudge.relevance`; the rest is word overlap."""
 CACHE_SIZE = 4096
 """Embeddings kept per judge (least recently used dropped first)."""
+PASSAGE_CACHE_SIZE = 1024
+"""Passage analyses kept per judge (least recently used dropped first)."""
+VERSION = "2"
+"""Bumped whenever a verdict could change, so cached verdicts of older code are not reused."""
 
 _NUMBER = re.compile(r"(?<![\w.])[$£€]?(\d[\d,]*(?:\.\d+)?)\s*(%|percent|thousand|million|"
                      r"billion|trillion)?", re.IGNORECASE)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|the|de|von|van|for|and)?\s*[A-Z][\w'-]*)*")
+_REFERRING = frozenset({"he", "she", "it", "they", "his", "her", "its", "their"})
 _NEGATIONS = frozenset({"not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
                         "without", "cannot", "n't"})
 
 
+@lru_cache(maxsize=1 << 16)
 def _norm(word: str) -> str:
     """A lower-cased word without its possessive, lightly stemmed."""
     return stem(word.removesuffix("'s").rstrip("'"))
@@ -102,6 +113,19 @@ class _Evidence:
         parts = {p for w in words(text) for p in (w, *w.split("-")) if p}  # "pan-Arabism"
         return cls(frozenset(map(_norm, parts)), frozenset(_numbers(text)),
                    any(w in _NEGATIONS for w in words(text.replace("n't", " n't"))))
+
+    @classmethod
+    def union(cls, parts: Sequence[_Evidence]) -> _Evidence:
+        """What the texts of ``parts`` say together (as if joined by spaces)."""
+        return cls(frozenset().union(*(p.terms for p in parts)),
+                   frozenset().union(*(p.numbers for p in parts)),
+                   any(p.negated for p in parts))
+
+
+def _refers_back(sentence: str) -> bool:
+    """Whether ``sentence`` opens with a pronoun pointing at the one before ("He", "Its")."""
+    opening = words(sentence)[:1]
+    return bool(opening) and opening[0] in _REFERRING
 
 
 def _numbers(text: str) -> list[float]:
@@ -129,8 +153,62 @@ def _names(text: str) -> list[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Passage:
+    """One evidence passage read once: its units and what the checks need of each."""
+
+    units: tuple[str, ...]
+    unit_terms: tuple[frozenset[str], ...]
+    unit_evidence: tuple[_Evidence, ...]
+    whole: _Evidence
+
+    @classmethod
+    def of(cls, passage: str) -> _Passage:
+        """Its sentences, and windows of two neighbouring sentences where the second
+        opens with a pronoun (:func:`_refers_back`), each analysed.
+
+        Each sentence is read once. A window is embedded whole, but its words are
+        both sentences' except the first sentence's names other than its first one
+        (the name the pronoun stands for): "Marie Curie was born in 1867. She won
+        the prize in 1911." backs "Marie Curie, born in 1867, won the prize in
+        1911", while "Boston College is near Chestnut Hill. Its rival..." does not
+        tie "Chestnut Hill" to what follows.
+        """
+        spans = [passage[s:e] for s, e in sentences(passage)]
+        read = {s: (frozenset(_terms(s)), _Evidence.of(s)) for s in spans}
+        units = dict(read)
+        for a, b in pairwise(spans):
+            names = _names(a)
+            if names and _refers_back(b):
+                # the pronoun stands for the first name: a's other names stay out
+                others = frozenset().union(*(_Evidence.of(n).terms for n in names[1:]))
+                others -= _Evidence.of(names[0]).terms
+                first = read[a][1]
+                kept = _Evidence(first.terms - others, first.numbers, first.negated)
+                units.setdefault(f"{a} {b}", (read[b][0] | (read[a][0] - others),
+                                              _Evidence.union([read[b][1], kept])))
+        return cls(tuple(units), tuple(t for t, _ in units.values()),
+                   tuple(e for _, e in units.values()),
+                   _Evidence.union([e for _, e in read.values()]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The lexical half of one support decision, before any embedding."""
+
+    statement: str
+    query: str
+    own: frozenset[str]
+    candidates: tuple[int, ...]
+
+
 class OfflineJudge:
-    """A :class:`~ragline.evals.types.Judge` that needs no LLM (MiniLM + lexical checks)."""
+    """A :class:`~ragline.evals.types.Judge` that needs no LLM (MiniLM + lexical checks).
+
+    Passage analyses and embeddings are cached (least recently used dropped first),
+    so the passages an answer cites are read once however many claims point at them.
+    Safe to share between threads.
+    """
 
     def __init__(self, embedder: Embedder | None = None, *,
                  support_threshold: float = SUPPORT_THRESHOLD,
@@ -140,7 +218,8 @@ class OfflineJudge:
         self._embedder = embedder
         self.support_threshold = support_threshold
         self.similarity_weight = similarity_weight
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._passages: OrderedDict[str, _Passage] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -149,12 +228,17 @@ class OfflineJudge:
         return "offline"
 
     @property
-    def embedder(self) -> Embedder:
-        """The embedder in use; the bundled MiniLM unless one was given."""
-        if self._embedder is None:
-            from ragline.models.embedder import SentenceTransformerEmbedder
+    def fingerprint(self) -> str:
+        """What a cached verdict depends on: version, thresholds and embedding model."""
+        model = getattr(self.embedder, "model_name", type(self.embedder).__name__)
+        return (f"offline/{VERSION}/{self.support_threshold}/{self.similarity_weight}/"
+                f"{model}/int8={getattr(self.embedder, 'int8', False)}")
 
-            self._embedder = SentenceTransformerEmbedder()
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder in use; the bundled MiniLM (int8) unless one was given."""
+        if self._embedder is None:
+            self._embedder = default_judge_embedder()
         return self._embedder
 
     def support(self, statement: str, evidence: Sequence[str], *,
@@ -165,36 +249,62 @@ class OfflineJudge:
         statement for similarity, and lends its words when the statement has none
         (a bare "yes"); numbers, names and negations are required of the statement only.
         """
-        units = _units(evidence)
-        own = _terms(statement) - {"yes"}
-        terms = own or _terms(context)
-        if not units or not terms:
-            reason = "no evidence" if not units else "no content words"
-            return SupportVerdict(statement, "not_found", 0.0, reason=reason)
-        unit_terms = {u: _terms(u) for u in units}
-        candidates = sorted(units, key=lambda u: -len(terms & unit_terms[u]))[:CANDIDATES]
-        vectors = self._embed([f"{context} {statement}".strip(), *candidates])
-        cosines = vectors[1:] @ vectors[0]
-        best = int(np.argmax(cosines))
-        similarity = float(cosines[best])
-        whole = _Evidence.of(" ".join(evidence))
+        return self.support_many([statement], evidence, context=context)[0]
+
+    def support_many(self, statements: Sequence[str], evidence: Sequence[str], *,
+                     context: str = "") -> list[SupportVerdict]:
+        """:meth:`support` for each of ``statements`` against the same ``evidence``.
+
+        The same verdicts as one call each, with every text embedded in one batch.
+        """
+        passages = [self._passage(p) for p in evidence]
+        seen: dict[str, tuple[frozenset[str], _Evidence]] = {}
+        for passage in passages:
+            for unit, terms, read in zip(passage.units, passage.unit_terms,
+                                         passage.unit_evidence, strict=True):
+                seen.setdefault(unit, (terms, read))
+        units = list(seen)
+        unit_terms = [terms for terms, _ in seen.values()]
+        unit_evidence = [read for _, read in seen.values()]
+        whole = _Evidence.union([p.whole for p in passages])
+        plans = [_plan(s, context, unit_terms) for s in statements]
+        texts = [t for plan in plans if plan.candidates
+                 for t in (plan.query, *(units[i] for i in plan.candidates))]
+        vectors = dict(zip(texts, self._embed(texts), strict=True)) if texts else {}
+        verdicts = []
+        for plan in plans:
+            if not plan.candidates:
+                reason = "no evidence" if not units else "no content words"
+                verdicts.append(SupportVerdict(plan.statement, "not_found", 0.0, reason=reason))
+                continue
+            cosines = [float(vectors[units[i]] @ vectors[plan.query]) for i in plan.candidates]
+            best = int(np.argmax(cosines))
+            verdicts.append(self._decide(plan, cosines[best], units[plan.candidates[best]],
+                                         unit_evidence[plan.candidates[best]], whole,
+                                         unit_evidence))
+        return verdicts
+
+    def _decide(self, plan: _Plan, similarity: float, sentence: str, near: _Evidence,
+                whole: _Evidence, units: list[_Evidence]) -> SupportVerdict:
+        """The verdict once the best sentence and its cosine are known."""
+        own = plan.own
         # A bare "yes" / "no" affirms or denies the context: it has no words, names or
         # negation of its own to look up, so only similarity judges it.
-        checked = statement if own else ""
+        checked = plan.statement if own else ""
         coverage = len(own & whole.terms) / len(own) if own else 1.0
         score = self.similarity_weight * similarity + (1 - self.similarity_weight) * coverage
         score = min(max(score, 0.0), 1.0)
-        claim, near = _Evidence.of(checked), _Evidence.of(candidates[best])
-        missing = _missing(checked, claim, whole, near, [_Evidence.of(u) for u in units])
+        claim = _Evidence.of(checked)
+        missing = _missing(checked, claim, whole, near, units)
         if similarity >= CONTRADICTION_SIMILARITY and (conflict := _conflict(claim, near,
                                                                              whole)):
-            return SupportVerdict(statement, "contradicted", score, missing, candidates[best],
+            return SupportVerdict(plan.statement, "contradicted", score, missing, sentence,
                                   conflict)
         supported = not missing and score >= self.support_threshold
         verdict: Verdict = "supported" if supported else "not_found"
         reason = (f"similarity {similarity:.2f}, coverage {coverage:.2f}"
                   + (f"; missing {', '.join(missing)}" if missing else ""))
-        return SupportVerdict(statement, verdict, score, missing, candidates[best], reason)
+        return SupportVerdict(plan.statement, verdict, score, missing, sentence, reason)
 
     def relevance(self, question: str, passage: str) -> float:
         """Usefulness of ``passage`` for ``question`` in [0, 1]: cosine and word overlap."""
@@ -204,30 +314,55 @@ class OfflineJudge:
         cosine = max(float(vectors[0] @ vectors[1]), 0.0)
         return min(RELEVANCE_WEIGHT * cosine + (1 - RELEVANCE_WEIGHT) * overlap, 1.0)
 
+    def _passage(self, passage: str) -> _Passage:
+        """The cached analysis of ``passage``."""
+        with self._lock:
+            found = self._passages.get(passage)
+            if found is not None:
+                self._passages.move_to_end(passage)
+                return found
+        found = _Passage.of(passage)
+        with self._lock:
+            self._passages[passage] = found
+            while len(self._passages) > PASSAGE_CACHE_SIZE:
+                self._passages.popitem(last=False)
+        return found
+
     def _embed(self, texts: list[str]) -> Vectors:
         """Embed ``texts`` in one batch, reusing cached vectors (safe across threads)."""
         with self._lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
         todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
             known.update(zip(todo, self.embedder.embed_documents(todo), strict=True))
         with self._lock:
             for text in texts:
-                self._cache[text] = known[text]
-                self._cache.move_to_end(text)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > CACHE_SIZE:
+                self._vectors.popitem(last=False)
         return np.stack([known[t] for t in texts])
 
 
-def _units(evidence: Sequence[str]) -> list[str]:
-    """Sentences of each passage and windows of two neighbouring sentences."""
-    units: list[str] = []
-    for passage in evidence:
-        spans = [passage[s:e] for s, e in sentences(passage)]
-        units.extend(spans)
-        units.extend(f"{a} {b}" for a, b in pairwise(spans))
-    return list(dict.fromkeys(units))
+def default_judge_embedder() -> Embedder:
+    """The embedder the thresholds were calibrated with: bundled MiniLM, int8 on the CPU."""
+    from ragline.models.embedder import BUNDLED_MINILM, SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(BUNDLED_MINILM, int8=True)
+
+
+def _plan(statement: str, context: str, unit_terms: Sequence[frozenset[str]]) -> _Plan:
+    """The statement's own words and its :data:`CANDIDATES` by word overlap.
+
+    No candidates when there is no evidence or no content word to look for.
+    """
+    own = frozenset(_terms(statement) - {"yes"})
+    terms = own or _terms(context)
+    query = f"{context} {statement}".strip()
+    if not terms:
+        return _Plan(statement, query, own, ())
+    order = sorted(range(len(unit_terms)), key=lambda i: -len(terms & unit_terms[i]))
+    return _Plan(statement, query, own, tuple(order[:CANDIDATES]))
 
 
 def _missing(statement: str, claim: _Evidence, whole: _Evidence, near: _Evidence,

@@ -70,3 +70,22 @@ class Judge(Protocol):
     def relevance(self, question: str, passage: str) -> float:
         """How useful ``passage`` is for answering ``question``, in [0, 1]."""
         ...
+
+
+@runtime_checkable
+class BatchJudge(Judge, Protocol):
+    """A judge that can decide several statements against the same evidence at once."""
+
+    def support_many(self, statements: Sequence[str],
+                     evidence: Sequence[str]) -> list[SupportVerdict]:
+        """:meth:`Judge.support` for each statement, in order, in one batch."""
+        ...
+
+
+def support_each(judge: Judge, statements: Sequence[str],
+                 evidence: Sequence[str]) -> list[SupportVerdict]:
+    """Each statement judged against ``evidence``, batched when ``judge`` can (a
+    :class:`BatchJudge`)."""
+    if isinstance(judge, BatchJudge):
+        return judge.support_many(statements, evidence)
+    return [judge.support(statement, evidence) for statement in statements]

@@ -18,9 +18,9 @@ PASSAGES = [
 
 
 @pytest.fixture(scope="module")
-def judge(embedder: SentenceTransformerEmbedder) -> OfflineJudge:
-    """One judge over the session's MiniLM."""
-    return OfflineJudge(embedder)
+def judge(judge_embedder: SentenceTransformerEmbedder) -> OfflineJudge:
+    """One judge over the judge's own MiniLM (int8), as shipped."""
+    return OfflineJudge(judge_embedder)
 
 
 def test_it_is_a_judge_named_offline(judge: OfflineJudge) -> None:
@@ -75,6 +75,29 @@ def test_names_the_evidence_only_mentions_apart_are_not_supported(
     assert any(m.startswith("together") for m in verdict.missing)
 
 
+def test_a_pronoun_carries_the_previous_sentences_subject_but_not_its_other_names(
+        judge: OfflineJudge) -> None:
+    evidence = ["Marie Curie was born in Warsaw in 1867. She won the Nobel Prize in "
+                "Chemistry in 1911. Pierre Curie died in 1906."]
+    assert judge.support("Marie Curie won the Nobel Prize in Chemistry in 1911.",
+                         evidence).supported
+    assert judge.support("Marie Curie, born in 1867, won the Nobel Prize in Chemistry in 1911.",
+                         evidence).supported
+    assert not judge.support("Warsaw won the Nobel Prize in Chemistry in 1911.",
+                             evidence).supported
+    mixed = judge.support("Marie Curie won the Nobel Prize in Chemistry in 1906.", evidence)
+    assert not mixed.supported
+    neighbours = ["Boston College is located in Chestnut Hill, Massachusetts. "
+                  "Stanford University is a private university in California."]
+    moved = judge.support("Stanford University is located in Chestnut Hill.", neighbours)
+    assert any(m.startswith("together") for m in moved.missing)
+
+
+def test_initials_do_not_split_a_name_across_sentences(judge: OfflineJudge) -> None:
+    evidence = ["Mark L. Lester is an American film director. Ken Loach is English."]
+    assert judge.support("Mark L. Lester is an American film director.", evidence).supported
+
+
 def test_a_paraphrase_with_new_words_scores_below_a_restatement(judge: OfflineJudge) -> None:
     restated = judge.support("The Eiffel Tower was completed in 1889.", PASSAGES)
     paraphrased = judge.support("The Eiffel Tower was finished in 1889.", PASSAGES)
@@ -119,16 +142,58 @@ def test_relevance_ranks_the_passage_that_answers_first(judge: OfflineJudge) -> 
 
 
 def test_threads_sharing_one_judge_get_the_verdicts_of_a_lone_caller(
-        embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+        judge_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ragline.evals.offline_judge.CACHE_SIZE", 3)  # constant eviction
     evidence = ["Qdrant is written in Rust.", "Redis keeps data in memory.",
                 "PostgreSQL stores rows in pages of 8 kB.", "SQLite is a single file."]
     statements = ["Qdrant is written in Rust.", "Redis keeps its data in memory.",
                   "PostgreSQL pages hold 8 kB.", "SQLite is one file.",
                   "Qdrant is written in Go."] * 4
-    alone = [OfflineJudge(embedder).support(s, evidence) for s in statements]
-    shared = OfflineJudge(embedder)
+    alone = [OfflineJudge(judge_embedder).support(s, evidence) for s in statements]
+    shared = OfflineJudge(judge_embedder)
     with ThreadPoolExecutor(max_workers=8) as pool:
         together = list(pool.map(lambda s: shared.support(s, evidence), statements))
     assert [(v.verdict, round(v.score, 6)) for v in together] == [
         (v.verdict, round(v.score, 6)) for v in alone]
+
+
+def test_a_batch_gives_the_verdicts_of_one_call_each(
+        judge_embedder: SentenceTransformerEmbedder) -> None:
+    statements = ["The Eiffel Tower was completed in 1889.", "It is 300 metres tall.",
+                  "Qdrant is written in Go.", "Qdrant does not run on the JVM.", "yes",
+                  "Gustave Eiffel's company built the tower for the World's Fair."]
+    batch = OfflineJudge(judge_embedder).support_many(statements, PASSAGES,
+                                                      context="About the tower:")
+    one_by_one = [OfflineJudge(judge_embedder).support(s, PASSAGES, context="About the tower:")
+                  for s in statements]
+    assert batch == one_by_one
+    assert [v.verdict for v in batch] == ["supported", "contradicted", "not_found",
+                                          "supported", "supported", "supported"]
+
+
+def test_a_batch_embeds_once_and_repeated_passages_are_read_once(
+        judge_embedder: SentenceTransformerEmbedder) -> None:
+    calls: list[list[str]] = []
+
+    class Recording:
+        def embed_documents(self, texts: list[str]) -> object:
+            calls.append(texts)
+            return judge_embedder.embed_documents(texts)
+
+    judge = OfflineJudge(Recording())  # type: ignore[arg-type]
+    judge.support_many(["The tower is 330 metres tall.", "It stands in Paris."],
+                       [PASSAGES[0], PASSAGES[0]])
+    assert len(calls) == 1
+    assert len(set(calls[0])) == len(calls[0])  # each text embedded once
+    judge.support("The tower is 330 metres tall.", [PASSAGES[0]])
+    assert len(calls) == 1  # everything it needs is cached
+
+
+def test_the_shipped_judge_embeds_with_int8_minilm_and_says_so_in_its_fingerprint(
+        judge_embedder: SentenceTransformerEmbedder) -> None:
+    default = OfflineJudge()
+    assert isinstance(default.embedder, SentenceTransformerEmbedder)
+    assert default.embedder.int8
+    assert "int8=True" in OfflineJudge(judge_embedder).fingerprint
+    assert OfflineJudge(judge_embedder, support_threshold=0.5).fingerprint != \
+        OfflineJudge(judge_embedder).fingerprint
