@@ -9,6 +9,7 @@ user error (any :class:`~ragline.errors.RagLineError`).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,6 @@ from ragline.evals.runner import run_suite
 from ragline.evals.suites import load_suite
 from ragline.evals.types import Judge
 from ragline.models.embedder import embedder_from_settings
-from ragline.protocols import Embedder
 
 eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Evaluate answers and retrieval on a suite of questions.")
@@ -39,12 +39,14 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _judge(spec: str, *, embedder: Embedder, meter: CostMeter) -> Judge:
-    """``offline`` or ``provider:model`` (an LLM judge priced under stage ``judge``)."""
+def _judge(spec: str, *, meter: CostMeter) -> Judge:
+    """``offline`` or ``provider:model``; either's calls recorded under stage ``judge``."""
     if spec == "offline":
-        from ragline.evals.offline_judge import OfflineJudge
+        from ragline.evals.offline_judge import OfflineJudge, default_judge_embedder
+        from ragline.models.embedder import BUNDLED_MINILM
 
-        return OfflineJudge(embedder)
+        return OfflineJudge(meter.embedder(default_judge_embedder(), model=BUNDLED_MINILM,
+                                           stage="judge"))
     provider, sep, model = spec.partition(":")
     if not sep or not model:
         raise InvalidInput(f"--judge {spec!r}: give offline or provider:model, "
@@ -97,13 +99,15 @@ def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl)
         target = out_path or Path("runs") / f"{loaded.name}.json"
         embedder = embedder_from_settings(settings.embedder)
         with RAGPipeline.from_settings(settings, collection=collection) as pipeline:
-            chosen = _judge(judge, embedder=embedder, meter=pipeline.meter)
+            chosen = _judge(judge, meter=pipeline.meter)
             writer = chosen.generate_questions if isinstance(chosen, LLMJudge) else None
             result = run_suite(
                 loaded, pipeline, chosen,
                 metrics=standard_metrics(embedder=embedder, k=k, question_writer=writer),
                 run_dir=target.with_suffix(""), concurrency=concurrency, progress=True,
-                config=None if config_path is None else str(config_path))
+                config=None if config_path is None else str(config_path),
+                setup=json.dumps([settings.model_dump(mode="json"), collection],
+                                 sort_keys=True))
         result.save(target)
         if html is not None:
             write_html(result, html)

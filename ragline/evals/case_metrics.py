@@ -4,6 +4,8 @@ A :data:`CaseMetric` returns :class:`Measured`: metric values by name (a metric
 that does not apply to the case, e.g. recall without relevant ids, is left
 out, never scored 0) and JSON-able ``details`` for the report (unsupported
 claims, broken citations...). :func:`standard_metrics` is the default set.
+A metric built with options carries them in a ``metric_id`` attribute, which the
+runner's checkpoint fingerprint reads (its ``__qualname__`` otherwise).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def retrieval_metric(k: int = 5) -> CaseMetric:
         docs = [source.chunk.doc_id for source in answer.sources]
         return Measured(retrieval_metrics(docs, relevant, k=k))
 
+    measure.metric_id = f"retrieval@{k}"  # type: ignore[attr-defined]
     return measure
 
 
@@ -125,6 +128,9 @@ def embedding_metric(embedder: Embedder, *,
                 answer.text, case.reference_answer, embedder)
         return Measured(values)
 
+    model = getattr(embedder, "model_name", type(embedder).__name__)
+    measure.metric_id = (  # type: ignore[attr-defined]
+        f"embedding:{model}:{'written-questions' if question_writer else 'cosine'}")
     return measure
 
 

@@ -5,11 +5,12 @@ runner never builds it. For each case it times ``answer(question)``, reads the
 cost from ``Answer.cost``, applies every :data:`~ragline.evals.case_metrics.CaseMetric`
 and appends the row to ``<run_dir>/cases.jsonl`` as soon as the case is done.
 A rerun with the same ``run_dir`` skips the cases already there with the same
-judge and unchanged content (a fingerprint is stored with each row), so an
-interrupted run resumes. Judge answers are cached in
-``<run_dir>/judge_cache.sqlite`` by a hash of their input (:class:`CachedJudge`),
-so re-evaluating costs no judge call. The first pending case runs alone (so
-models and indexes the answerer loads lazily are loaded once), the rest on
+judge, metrics, config and unchanged content (a fingerprint is stored with each
+row), so an interrupted run resumes and a changed setup redoes every case.
+Judge answers are cached in ``<run_dir>/judge_cache.sqlite`` by a hash of their
+input (:class:`CachedJudge`), so re-evaluating costs no judge call. The first
+pending case runs alone (so models and indexes the answerer loads lazily are
+loaded once), the rest on
 ``concurrency`` threads; results come back in suite order whatever the
 completion order.
 """
@@ -67,12 +68,19 @@ def _evaluate(case: EvalCase, answerer: Answerer, judge: Judge,
                    sources=[source.chunk.doc_id for source in answer.sources])
 
 
-def _fingerprint(case: EvalCase, judge: str) -> str:
-    """What a checkpoint row was computed from: the judge and the case's content."""
-    content = json.dumps([judge, case.question, case.reference_answer,
+def _fingerprint(case: EvalCase, setup: str) -> str:
+    """What a checkpoint row was computed from: the run's ``setup`` and the case's content."""
+    content = json.dumps([setup, case.question, case.reference_answer,
                           list(case.reference_contexts), list(case.relevant_doc_ids),
                           case.metadata], sort_keys=True, default=str)
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _setup(judge: Judge, metrics: Sequence[CaseMetric], config: str | None, extra: str) -> str:
+    """The judge's fingerprint, the metrics' names, the config and ``extra``, as one string."""
+    names = [getattr(m, "metric_id", getattr(m, "__qualname__", type(m).__name__))
+             for m in metrics]
+    return json.dumps([getattr(judge, "fingerprint", judge.name), names, config, extra])
 
 
 def _done(checkpoint: Path, wanted: dict[str, str]) -> dict[str, CaseRow]:
@@ -97,10 +105,14 @@ def _done(checkpoint: Path, wanted: dict[str, str]) -> dict[str, CaseRow]:
 
 def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
               metrics: Sequence[CaseMetric], run_dir: Path | str, concurrency: int = 4,
-              progress: bool = False, config: str | None = None) -> RunResult:
+              progress: bool = False, config: str | None = None,
+              setup: str = "") -> RunResult:
     """Evaluate every case of ``suite``; see the module docstring.
 
     ``config`` is recorded in the result (default: the suite's config path).
+    A checkpoint row is reused only when the judge's fingerprint, the metrics'
+    names, ``config`` and ``setup`` (anything else the rows depend on, such as
+    the settings' contents or metric options) are those of this run.
     An exception from the answerer or a metric stops the run after the cases
     in flight; what finished stays in the checkpoint for the next run.
     """
@@ -110,7 +122,10 @@ def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / CHECKPOINT
     cached = CachedJudge(judge, run_dir / JUDGE_CACHE)
-    fingerprints = {case.id: _fingerprint(case, judge.name) for case in suite.cases}
+    recorded = config if config is not None else (
+        None if suite.config is None else str(suite.config))
+    identity = _setup(judge, metrics, recorded, setup)
+    fingerprints = {case.id: _fingerprint(case, identity) for case in suite.cases}
     done = _done(checkpoint, fingerprints)
     pending = [case for case in suite.cases if case.id not in done]
     lock = threading.Lock()
@@ -139,8 +154,6 @@ def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
     finally:
         cached.close()
     rows = [done[case.id] for case in suite.cases]
-    recorded = config if config is not None else (
-        None if suite.config is None else str(suite.config))
     return RunResult.of(suite=suite.name, config=recorded, judge=judge.name, rows=rows)
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from ragline.evals.case_metrics import Measured, standard_metrics
+from ragline.evals.offline_judge import OfflineJudge
 from ragline.evals.results import RunResult
 from ragline.evals.runner import CHECKPOINT, Answerer, run_suite
 from ragline.evals.suites import Suite
 from ragline.evals.testing import assert_metrics, evaluate
 from ragline.evals.types import EvalCase, Judge
+from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.types import Answer
 from tests.evals.conftest import CountingJudge, FixedAnswerer
 
@@ -131,6 +133,23 @@ def test_an_edited_case_or_another_judge_is_redone(tmp_path: Path) -> None:
     result = run_suite(edited, again, OtherJudge(), metrics=standard_metrics(),
                        run_dir=tmp_path)
     assert len(again.calls) == 5 and result.judge == "other"
+
+
+def test_other_metric_options_a_changed_setup_or_judge_thresholds_redo_every_case(
+        tmp_path: Path, judge_embedder: SentenceTransformerEmbedder) -> None:
+    def run(judge: Judge, k: int = 5, setup: str = "") -> list[str]:
+        answerer = FixedAnswerer()
+        run_suite(SUITE, answerer, judge, metrics=standard_metrics(k=k), run_dir=tmp_path,
+                  setup=setup)
+        return answerer.calls
+
+    judge = OfflineJudge(judge_embedder)
+    assert len(run(judge)) == len(CASES)
+    assert run(judge) == []  # nothing changed: all resumed
+    assert len(run(judge, k=3)) == len(CASES)
+    assert len(run(judge, k=3, setup="generation.model: other")) == len(CASES)
+    assert len(run(OfflineJudge(judge_embedder, support_threshold=0.5), k=3,
+                   setup="generation.model: other")) == len(CASES)
 
 
 class LyingAnswerer(FixedAnswerer):
