@@ -3,7 +3,7 @@
 :func:`check_answer` judges each claim of an answer against the passages it was
 given and each citation against the passage it points at, with any
 :class:`~ragline.evals.types.Judge` (the offline one by default: no LLM, about
-0.1 s per answer on two cores, see benchmarks/README.md), and returns an
+15 ms per short answer on two cores, see benchmarks/README.md), and returns an
 :class:`~ragline.types.AnswerSupport` to attach to the ``Answer``.
 """
 
