@@ -56,6 +56,10 @@ def _judge(spec: str, *, meter: CostMeter) -> Judge:
     return LLMJudge(meter.chat(create_chat_model(provider, model=model), stage="judge"))
 
 
+def _usd(amount: float | None) -> str:
+    return "unknown (unpriced model)" if amount is None else f"${amount:.6f}"
+
+
 def _means_table(run: RunResult) -> Table:
     table = Table(title=f"eval {run.suite} (judge {run.judge})")
     table.add_column("metric")
@@ -117,6 +121,8 @@ def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl)
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     out.print(_means_table(result))
+    out.print(f"cost: answering {_usd(result.total_cost_usd)}, "
+              f"judge {_usd(result.total_judge_cost_usd)}", highlight=False)
     out.print(f"run saved in {target}" + (f", report in {html}" if html else ""),
               highlight=False)
     for failure in gate.failures:

@@ -7,7 +7,8 @@ which RAGAS answer relevancy uses). The reply must be one JSON object (a surroun
 ```` ```json ```` fence is tolerated) that validates against the question's schema.
 When it does not, the judge sends the reply back with the error and asks once
 more; a second invalid reply raises :class:`~ragline.evals.errors.JudgeOutputInvalid`.
-Wrap the model with ``CostMeter.chat(model, stage="judge")`` to price every call.
+Wrap the model with ``CostMeter.chat(model, stage="judge")`` to price every call;
+each call's cost also goes to the eval case being scored (:mod:`ragline.evals.spend`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragline.evals.errors import JudgeOutputInvalid
+from ragline.evals.spend import record_judge_cost
 from ragline.evals.types import SupportVerdict
 from ragline.models.chat import ChatModel
 from ragline.prompts import load_prompt
@@ -95,16 +97,22 @@ class LLMJudge:
         return (f"llm:{self.model.name}@s{self.support_prompt.version}"
                 f"r{self.relevance_prompt.version}")
 
+    def _call(self, messages: tuple[Message, ...]) -> str:
+        """One model call, its cost added to the case's judge spend."""
+        response = self.model.generate(ChatRequest(messages, max_tokens=self.max_tokens))
+        record_judge_cost(response.cost)
+        return response.text
+
     def _ask(self, messages: tuple[Message, ...], schema: type[Schema]) -> Schema:
         """One call, and one repair call when the reply does not parse."""
-        reply = self.model.generate(ChatRequest(messages, max_tokens=self.max_tokens)).text
+        reply = self._call(messages)
         try:
             return parse_reply(reply, schema)
         except ValueError as first:
             repair = (*messages, Message("assistant", reply), Message(
                 "user", f"Your reply was invalid: {first}. Reply again with only the JSON "
                         "object, exactly the keys asked for."))
-            second = self.model.generate(ChatRequest(repair, max_tokens=self.max_tokens)).text
+            second = self._call(repair)
             try:
                 return parse_reply(second, schema)
             except ValueError as exc:

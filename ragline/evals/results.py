@@ -19,7 +19,9 @@ from ragline.evals.errors import EvalError
 class CaseRow:
     """One case's outcome: its answer, metric values, details, timing (ms) and cost (USD).
 
-    ``cost_usd`` is None when a call of the case had no known price.
+    ``cost_usd`` is what answering cost, ``judge_cost_usd`` what scoring cost (LLM judge
+    calls; 0 with the offline judge or cached verdicts); each is None when a call had no
+    known price.
     """
 
     id: str
@@ -31,6 +33,7 @@ class CaseRow:
     eval_ms: float = 0.0
     cost_usd: float | None = 0.0
     sources: list[str] = field(default_factory=list)
+    judge_cost_usd: float | None = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict of every field."""
@@ -49,6 +52,11 @@ def metric_means(rows: list[CaseRow]) -> dict[str, float]:
             for name in names}
 
 
+def _total(costs: list[float | None]) -> float | None:
+    """The sum, or None when one cost is unknown."""
+    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     """A whole run: suite, config, judge, per-metric means and the rows in suite order."""
@@ -59,19 +67,21 @@ class RunResult:
     means: dict[str, float]
     cases: list[CaseRow]
     total_cost_usd: float | None = 0.0
+    total_judge_cost_usd: float | None = 0.0
 
     @classmethod
     def of(cls, *, suite: str, config: str | None, judge: str,
            rows: list[CaseRow]) -> RunResult:
-        """Build the result of ``rows``, computing means and the total cost."""
-        costs = [row.cost_usd for row in rows]
-        total = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
-        return cls(suite, config, judge, metric_means(rows), rows, total)
+        """Build the result of ``rows``, computing means and the total costs."""
+        return cls(suite, config, judge, metric_means(rows), rows,
+                   _total([row.cost_usd for row in rows]),
+                   _total([row.judge_cost_usd for row in rows]))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict of the run."""
         return {"suite": self.suite, "config": self.config, "judge": self.judge,
                 "means": self.means, "total_cost_usd": self.total_cost_usd,
+                "total_judge_cost_usd": self.total_judge_cost_usd,
                 "cases": [row.to_json() for row in self.cases]}
 
     def save(self, path: Path | str) -> Path:
@@ -89,7 +99,7 @@ class RunResult:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(data["suite"], data["config"], data["judge"], data["means"],
                        [CaseRow.from_json(row) for row in data["cases"]],
-                       data.get("total_cost_usd"))
+                       data.get("total_cost_usd"), data.get("total_judge_cost_usd", 0.0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EvalError(f"{path} is not a ragline eval run ({exc}); "
                             "write one with `ragline eval run SUITE --out FILE`") from exc

@@ -2,8 +2,10 @@
 
 The system under test is an :class:`Answerer` (``RAGPipeline`` is one); the
 runner never builds it. For each case it times ``answer(question)``, reads the
-cost from ``Answer.cost``, applies every :data:`~ragline.evals.case_metrics.CaseMetric`
-and appends the row to ``<run_dir>/cases.jsonl`` as soon as the case is done.
+cost from ``Answer.cost``, applies every
+:data:`~ragline.evals.case_metrics.CaseMetric` while tallying what the judge
+spends (:mod:`ragline.evals.spend`), and appends the row to
+``<run_dir>/cases.jsonl`` as soon as the case is done.
 A rerun with the same ``run_dir`` skips the cases already there with the same
 judge, metrics, config and unchanged content (a fingerprint is stored with each
 row), so an interrupted run resumes and a changed setup redoes every case.
@@ -32,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ragline.evals.cache import CachedJudge
 from ragline.evals.case_metrics import CaseMetric, Measured
 from ragline.evals.results import CaseRow, RunResult
+from ragline.evals.spend import judge_spend
 from ragline.evals.suites import Suite
 from ragline.evals.types import EvalCase, Judge
 from ragline.types import Answer
@@ -56,16 +59,18 @@ def _evaluate(case: EvalCase, answerer: Answerer, judge: Judge,
     answered = time.perf_counter()
     values: dict[str, float] = {}
     details: dict[str, object] = {}
-    for metric in metrics:
-        measured: Measured = metric(case, answer, judge)
-        values.update(measured.values)
-        details.update(measured.details)
+    with judge_spend() as spend:
+        for metric in metrics:
+            measured: Measured = metric(case, answer, judge)
+            values.update(measured.values)
+            details.update(measured.details)
     return CaseRow(id=case.id, question=case.question, answer=answer.text,
                    metrics=values, details=details,
                    answer_ms=(answered - started) * 1000,
                    eval_ms=(time.perf_counter() - answered) * 1000,
                    cost_usd=answer.cost.total_usd,
-                   sources=[source.chunk.doc_id for source in answer.sources])
+                   sources=[source.chunk.doc_id for source in answer.sources],
+                   judge_cost_usd=spend.usd)
 
 
 def _fingerprint(case: EvalCase, setup: str) -> str:

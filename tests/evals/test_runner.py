@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ragline.cost.ledger import Ledger
+from ragline.cost.metered import CostMeter
+from ragline.cost.prices import PriceCatalogue
 from ragline.evals.case_metrics import Measured, standard_metrics
+from ragline.evals.llm_judge import LLMJudge
 from ragline.evals.offline_judge import OfflineJudge
 from ragline.evals.results import RunResult
 from ragline.evals.runner import CHECKPOINT, Answerer, run_suite
@@ -16,7 +21,8 @@ from ragline.evals.suites import Suite
 from ragline.evals.testing import assert_metrics, evaluate
 from ragline.evals.types import EvalCase, Judge
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.types import Answer
+from ragline.models.scripted import scripted_openai_model
+from ragline.types import Answer, Usage
 from tests.evals.conftest import CountingJudge, FixedAnswerer
 
 CASES = tuple(EvalCase(id=f"c{n}", question=q, reference_answer=ref, relevant_doc_ids=(doc,))
@@ -94,6 +100,34 @@ def test_judge_answers_are_cached_so_a_rerun_makes_no_judge_call(tmp_path: Path)
                        run_dir=tmp_path)
     assert second_judge.calls == 0
     assert second.means == first.means
+
+
+def test_each_case_carries_what_its_llm_judge_calls_cost(tmp_path: Path) -> None:
+    def reply(body: dict[str, Any]) -> str:
+        if "Statement:" in body["messages"][-1]["content"]:
+            return json.dumps({"verdict": "supported", "score": 1.0})
+        return json.dumps({"relevance": 0.5})
+
+    model, seen = scripted_openai_model(reply, usage=(1000, 100))
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    judge = LLMJudge(CostMeter(PriceCatalogue.load(), ledger).chat(model, stage="judge"))
+    result = run_suite(SUITE, FixedAnswerer(), judge, metrics=standard_metrics(),
+                       run_dir=tmp_path / "run", concurrency=3)
+    costs = [row.judge_cost_usd or 0.0 for row in result.cases]
+    per_call = float(PriceCatalogue.load().cost(
+        "gpt-4o-mini", Usage(input_tokens=1000, output_tokens=100)) or 0)
+    assert all(c > 0 for c in costs)
+    assert sum(costs) == pytest.approx(per_call * len(seen))  # every call counted once
+    assert result.total_judge_cost_usd == pytest.approx(sum(costs))
+    alone = run_suite(SUITE, FixedAnswerer(), judge, metrics=standard_metrics(),
+                      run_dir=tmp_path / "alone", concurrency=1)
+    assert [row.judge_cost_usd for row in alone.cases] == pytest.approx(costs)  # no cross-talk
+    assert RunResult.load(result.save(tmp_path / "run.json")) == result
+    (tmp_path / "run" / CHECKPOINT).unlink()  # score again: every verdict comes from the cache
+    again = run_suite(SUITE, FixedAnswerer(), judge, metrics=standard_metrics(),
+                      run_dir=tmp_path / "run")
+    assert again.total_judge_cost_usd == 0.0
+    ledger.close()
 
 
 def test_custom_metrics_plug_in_with_details(tmp_path: Path) -> None:
