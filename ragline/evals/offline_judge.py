@@ -1,5 +1,8 @@
 """The default judge: MiniLM similarity plus lexical evidence, no LLM.
 
+It embeds with its own int8 copy of the bundled MiniLM (:func:`default_judge_embedder`),
+the model its thresholds were calibrated with.
+
 :meth:`OfflineJudge.support` decides one statement against evidence passages:
 
 1. The evidence is split into sentences and two-sentence windows (only where the
@@ -13,7 +16,7 @@
    ``1.5 million`` and ``1500`` are one number; years and dates' days included),
    names (capitalised words and multiword names, month names too), and negations
    (in the best sentence). The names and numbers must also stand together in one
-   sentence or window. What fails is listed in ``missing``.
+   sentence or pronoun window. What fails is listed in ``missing``.
 4. ``score = SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage``.
    The verdict is ``contradicted`` when the best sentence is close
    (``similarity >= CONTRADICTION_SIMILARITY``) and disagrees: the statement is negated
@@ -229,10 +232,12 @@ class OfflineJudge:
 
     @property
     def fingerprint(self) -> str:
-        """What a cached verdict depends on: version, thresholds and embedding model."""
-        model = getattr(self.embedder, "model_name", type(self.embedder).__name__)
+        """What a cached verdict depends on: version, thresholds and embedding model
+        (looked up through a metering wrapper's ``inner``)."""
+        embedder = getattr(self.embedder, "inner", self.embedder)
+        model = getattr(embedder, "model_name", type(embedder).__name__)
         return (f"offline/{VERSION}/{self.support_threshold}/{self.similarity_weight}/"
-                f"{model}/int8={getattr(self.embedder, 'int8', False)}")
+                f"{model}/int8={getattr(embedder, 'int8', False)}")
 
     @property
     def embedder(self) -> Embedder:

@@ -194,6 +194,6 @@ def test_the_shipped_judge_embeds_with_int8_minilm_and_says_so_in_its_fingerprin
     default = OfflineJudge()
     assert isinstance(default.embedder, SentenceTransformerEmbedder)
     assert default.embedder.int8
-    assert "int8=True" in OfflineJudge(judge_embedder).fingerprint
+    assert "all-MiniLM-L6-v2/int8=True" in OfflineJudge(judge_embedder).fingerprint
     assert OfflineJudge(judge_embedder, support_threshold=0.5).fingerprint != \
         OfflineJudge(judge_embedder).fingerprint
