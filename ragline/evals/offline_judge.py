@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -81,6 +82,7 @@ PASSAGE_CACHE_SIZE = 1024
 VERSION = "2"
 """Bumped whenever a verdict could change, so cached verdicts of older code are not reused."""
 
+_V = TypeVar("_V")
 _NUMBER = re.compile(r"(?<![\w.])[$£€]?(\d[\d,]*(?:\.\d+)?)\s*(%|percent|thousand|million|"
                      r"billion|trillion)?", re.IGNORECASE)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
@@ -195,6 +197,31 @@ class _Passage:
                    _Evidence.union([e for _, e in read.values()]))
 
 
+class _LruCache(Generic[_V]):
+    """At most ``size`` values by text, the least recently used dropped first; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[str, _V] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _V | None:
+        """The value kept for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: _V) -> None:
+        """Keep ``value`` for ``key`` as the most recently used, dropping the oldest past size."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The lexical half of one support decision, before any embedding."""
@@ -221,9 +248,8 @@ class OfflineJudge:
         self._embedder = embedder
         self.support_threshold = support_threshold
         self.similarity_weight = similarity_weight
-        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
-        self._passages: OrderedDict[str, _Passage] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vectors: _LruCache[Vectors] = _LruCache(CACHE_SIZE)
+        self._passages: _LruCache[_Passage] = _LruCache(PASSAGE_CACHE_SIZE)
 
     @property
     def name(self) -> str:
@@ -321,31 +347,20 @@ class OfflineJudge:
 
     def _passage(self, passage: str) -> _Passage:
         """The cached analysis of ``passage``."""
-        with self._lock:
-            found = self._passages.get(passage)
-            if found is not None:
-                self._passages.move_to_end(passage)
-                return found
-        found = _Passage.of(passage)
-        with self._lock:
-            self._passages[passage] = found
-            while len(self._passages) > PASSAGE_CACHE_SIZE:
-                self._passages.popitem(last=False)
+        found = self._passages.get(passage)
+        if found is None:
+            found = _Passage.of(passage)
+            self._passages.put(passage, found)
         return found
 
     def _embed(self, texts: list[str]) -> Vectors:
         """Embed ``texts`` in one batch, reusing cached vectors (safe across threads)."""
-        with self._lock:
-            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        known = {t: v for t in texts if (v := self._vectors.get(t)) is not None}
         todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
             known.update(zip(todo, self.embedder.embed_documents(todo), strict=True))
-        with self._lock:
-            for text in texts:
-                self._vectors[text] = known[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > CACHE_SIZE:
-                self._vectors.popitem(last=False)
+        for text in texts:
+            self._vectors.put(text, known[text])
         return np.stack([known[t] for t in texts])
 
 
