@@ -45,11 +45,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ragline.evals.citations import citation_quality
-from ragline.evals.faithfulness import faithfulness
-from ragline.evals.guard import check_answer
-from ragline.evals.offline_judge import SUMMARY_FAITHFULNESS, OfflineJudge, default_judge_embedder
-from ragline.evals.types import Judge, SupportVerdict
+from ragline.verify.citations import citation_quality
+from ragline.verify.faithfulness import faithfulness
+from ragline.verify.guard import check_answer
+from ragline.verify.offline_judge import SUMMARY_FAITHFULNESS, OfflineJudge, default_judge_embedder
+from ragline.verify.types import Judge, SupportVerdict
 from ragline.protocols import Embedder
 from ragline.text import STOPWORDS, sentences, words
 

@@ -291,8 +291,8 @@ def demo(docs: Annotated[Path | None, typer.Option(
         with _progress_bar("embedding chunks") as progress:
             report = pipeline.ingest([folder], on_progress=progress)
         _print_report(report)
-        with err.status(f"loading the answering model ({pipeline.generator.name})"):
-            warm_up = getattr(pipeline.generator, "warm_up", None)
+        with err.status(f"loading the answering model ({pipeline.model.name})"):
+            warm_up = getattr(pipeline.model, "warm_up", None)
             if warm_up is not None:
                 warm_up()
         for question in DEMO_QUESTIONS:

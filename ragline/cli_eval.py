@@ -30,8 +30,8 @@ from ragline.evals.report import write_html
 from ragline.evals.results import RunResult
 from ragline.evals.runner import run_suite
 from ragline.evals.suites import load_suite
-from ragline.evals.types import Judge
 from ragline.models.embedder import embedder_from_settings
+from ragline.verify.types import Judge
 
 eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Evaluate answers and retrieval on a suite of questions.")
@@ -42,8 +42,8 @@ err = Console(stderr=True)
 def _judge(spec: str, *, meter: CostMeter) -> Judge:
     """``offline`` or ``provider:model``; either's calls recorded under stage ``judge``."""
     if spec == "offline":
-        from ragline.evals.offline_judge import OfflineJudge, default_judge_embedder
         from ragline.models.embedder import BUNDLED_MINILM
+        from ragline.verify.offline_judge import OfflineJudge, default_judge_embedder
 
         return OfflineJudge(meter.embedder(default_judge_embedder(), model=BUNDLED_MINILM,
                                            stage="judge"))

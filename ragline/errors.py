@@ -12,6 +12,8 @@ HTTP status a server should answer with::
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
     ├── LedgerError               the cost ledger's database failed; nothing half-written (503)
+    ├── RouterError               a saved router cannot be used (422)
+    │   └── RouterMismatch        it was trained with another embedder than the one given (422)
     └── ProviderError             a model provider failed or answered nonsense (502)
         ├── ProviderNotInstalled  the provider's Python package is missing (500)
         ├── MissingCredentials    the provider's API key is not set (401)
@@ -19,7 +21,9 @@ HTTP status a server should answer with::
         ├── RateLimited           the provider said 429; retried, then raised (429)
         ├── ContextTooLong        the prompt exceeds the model's context window (400)
         ├── ProviderTimeout       no answer within the timeout; retried, then raised (504)
-        └── ProviderUnavailable   5xx or connection failure; retried, then raised (503)
+        ├── ProviderUnavailable   5xx or connection failure; retried, then raised (503)
+        │   └── CircuitOpen       the provider's circuit breaker is open: not called (503)
+        └── AnswerRejected        every model of a fallback chain failed its answer check (502)
 
 Messages say what to do next: the key to fix, the package to install, the
 variable to set.
@@ -105,6 +109,16 @@ class LedgerError(RagLineError):
     http_status = 503
 
 
+class RouterError(RagLineError):
+    """A saved router file cannot be used: unreadable, not a router, or of another version."""
+
+    http_status = 422
+
+
+class RouterMismatch(RouterError):
+    """A saved router was trained with another embedder than the one it is loaded with."""
+
+
 class ProviderError(RagLineError):
     """A chat or embedding provider failed.
 
@@ -169,3 +183,15 @@ class ProviderUnavailable(ProviderError):
 
     retryable = True
     http_status = 503
+
+
+class CircuitOpen(ProviderUnavailable):
+    """The provider failed too often lately; its circuit breaker refuses calls until a
+    probe succeeds (``retry_after`` says when the next probe may go)."""
+
+
+class AnswerRejected(ProviderError):
+    """Every model of a fallback chain answered, and every answer failed the answer check.
+
+    ``partial`` is the last answer, so a caller may still show it with a warning.
+    """

@@ -75,12 +75,36 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteSignals:
+    """What a router may read besides the messages of a request.
+
+    ``query_vector`` is the query's embedding, computed once per request and
+    shared by retrieval and the router (None when nobody embedded it);
+    ``embedder`` names the model that made it. The retrieval signals of a RAG
+    request: ``top_score`` and ``margin`` (best minus second-best fused score),
+    ``agreement`` (the share of the retrieved chunks that both the dense and the
+    BM25 retriever found) and ``retrieved`` (how many chunks came back). They are
+    None for a request that retrieved nothing.
+    """
+
+    query: str = ""
+    query_vector: Any = field(default=None, compare=False, repr=False)
+    embedder: str = ""
+    top_score: float | None = None
+    margin: float | None = None
+    agreement: float | None = None
+    retrieved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A request to a chat model.
 
-    ``metadata`` is the escape hatch for information a provider may use but
-    that is not part of the prompt, e.g. the retrieved ``passages`` the
-    extractive provider answers from.
+    For a RAG request, ``question`` is the user's question and ``passages`` the
+    packed context, ``passages[0]`` being marker ``[1]``: the extractive model
+    answers from them and the answer check verifies against them. ``signals``
+    carries the query embedding and retrieval signals a router may read.
+    ``metadata`` is the escape hatch for anything else a provider may use.
     """
 
     messages: tuple[Message, ...]
@@ -89,6 +113,9 @@ class ChatRequest:
     temperature: float = 0.0
     stream: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    question: str | None = None
+    passages: tuple[str, ...] = ()
+    signals: RouteSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,17 +150,6 @@ class Usage:
         return self.prompt_tokens + self.output_tokens
 
 
-@dataclass(frozen=True, slots=True)
-class ChatResponse:
-    """What a chat model returned; ``cost`` is None when the price is unknown."""
-
-    text: str
-    model: str
-    usage: Usage
-    cost: float | None
-    latency_ms: float
-    finish_reason: str = "stop"
-    provider_raw: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +230,29 @@ class AnswerSupport:
     def unsupported(self) -> tuple[str, ...]:
         """The claims not judged ``supported``, in answer order."""
         return tuple(c.claim for c in self.claims if c.verdict != "supported")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """What a chat model returned; ``cost`` is None when the price is unknown.
+
+    The orchestration wrappers (``ragline.routing``) fill the last three fields:
+    ``route`` says which model answered and which wrapper decided why (empty when
+    no wrapper decided anything), ``timings`` the ms of their steps (``generate``,
+    ``check``, ``fallback``...), and ``support`` the answer check's verdict when
+    one was run on this text.
+    """
+
+    text: str
+    model: str
+    usage: Usage
+    cost: float | None
+    latency_ms: float
+    finish_reason: str = "stop"
+    provider_raw: Any = None
+    route: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    support: AnswerSupport | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from ragline.config import Settings, load_settings
-from ragline.evals.offline_judge import default_judge_embedder
 from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.verify.offline_judge import default_judge_embedder
 
 
 @pytest.fixture(autouse=True)

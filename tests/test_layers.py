@@ -1,8 +1,8 @@
 """The package keeps the layering of the architecture map: no module imports a higher layer.
 
 cross-cutting (types, errors, config, protocols, text, tokens, prompts)
-  < data (rag) < model (models) < orchestration (cost) and the eval harness (evals)
-  < application (app, integrations) < cli
+  < data (rag) < model (models) < accounting (cost) < verification (verify)
+  < evaluation (evals) < orchestration (routing) < application (app, integrations) < cli
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ragline"
 RANK = {"types": 0, "errors": 0, "config": 0, "protocols": 0, "text": 0, "tokens": 0,
-        "prompts": 0, "rag": 1, "models": 2, "cost": 3, "evals": 3, "app": 4, "integrations": 4,
-        "cli": 5, "cli_eval": 5, "__main__": 6, "__init__": 6}
+        "prompts": 0, "rag": 1, "models": 2, "cost": 3, "verify": 4, "evals": 5, "routing": 6,
+        "app": 7, "integrations": 7, "cli": 8, "cli_eval": 8, "cli_route": 8, "__main__": 9,
+        "__init__": 9}
 
 
 def layer_of(module: str) -> str:

@@ -1,19 +1,18 @@
-"""``RAGPipeline``: question -> retrieve -> pack -> generate -> verify -> cited ``Answer``.
+"""``RAGPipeline``: question -> retrieve -> pack -> generate -> cite -> ``Answer``.
 
-Every stage is timed, and every model call (query embedding, reranking,
-generation, fallback) is priced and recorded in the cost ledger under the
-query's id; ``Answer.cost`` is read back from the ledger. When a cross-encoder
-is configured and available offline, a wider pool of chunks is retrieved and
-reordered by it before packing. Generation first reserves its estimated cost
-against the tenant's and API key's budgets; when a limit is reached the
-question is refused or answered on the cheaper ``budgets.downgrade_to`` route,
-as configured. The answer of the configured generator is kept only when it
-cites at least one packed passage and passes the support check; otherwise the
-extractive fallback answers from the same passages, and ``Answer.route``
-records why. With ``generation.verify: offline`` the final answer's claims and
-citations are then checked against the passages by the offline judge (no LLM)
-and the verdicts attached as ``Answer.support``. The pipeline owns no global
-state: build it from settings, use it, close it (or use it as a context manager).
+The pipeline only orchestrates. Retrieval embeds the question once; that vector
+and the retrieval signals (top score, margin, dense/BM25 agreement) travel in
+the request (:class:`~ragline.types.RouteSignals`) to the chat model, which is
+the stack :func:`~ragline.routing.compose.chat_stack` builds from the config:
+routing or cascades, budgets, circuit breakers, hedging and the fallback chain
+are all wrappers inside it, and the one answer check
+(:class:`~ragline.verify.guard.AnswerCheck`: the offline judge's claims and
+citations) decides fallback there. ``Answer.route`` is the route the stack
+reports. With ``generation.verify: offline`` the final answer's support check is
+attached as ``Answer.support``. Every stage is timed, and every model call is
+priced and recorded in the cost ledger under the query's id; ``Answer.cost`` is
+read back from the ledger. The pipeline owns no global state: build it from
+settings, use it, close it (or use it as a context manager).
 """
 
 from __future__ import annotations
@@ -26,21 +25,15 @@ from pathlib import Path
 from typing import Self
 
 from ragline.app.citations import resolve_citations
-from ragline.app.support import check_support
-from ragline.config import GenerationSettings, Settings
+from ragline.config import Settings
 from ragline.cost.budgets import BudgetGuard
 from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger
 from ragline.cost.metered import CostMeter, QueryScope, new_query_id, query_scope
 from ragline.cost.prices import PriceCatalogue
-from ragline.errors import BudgetExceeded, ConfigError, InvalidInput, ProviderError
-from ragline.evals.guard import check_answer
-from ragline.evals.offline_judge import OfflineJudge, default_judge_embedder
-from ragline.evals.types import Judge
-from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
+from ragline.errors import InvalidInput
+from ragline.models.chat import ChatModel
 from ragline.models.embedder import BUNDLED_MINILM, embedder_from_settings
-from ragline.models.extractive import ExtractiveModel
 from ragline.models.rerank import CrossEncoderReranker, Reranker
-from ragline.models.tokens import count_tokens
 from ragline.prompts import PromptTemplate, load_prompt
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
@@ -48,16 +41,19 @@ from ragline.rag.ingest import Chunker, IngestReport, Progress, ingest_paths
 from ragline.rag.packing import pack_context
 from ragline.rag.semantic_chunker import SemanticChunker
 from ragline.rag.transport import Filters
+from ragline.routing.compose import chat_stack
 from ragline.tokens import get_encoding
 from ragline.types import (
     Answer,
     ChatRequest,
-    ChatResponse,
     QueryCost,
+    RouteSignals,
     ScoredChunk,
     SearchMode,
-    Usage,
 )
+from ragline.verify.guard import AnswerCheck, check_answer
+from ragline.verify.offline_judge import OfflineJudge, default_judge_embedder
+from ragline.verify.types import Judge
 
 NO_PASSAGES = "No indexed passage matches this question, so there is nothing to answer from."
 log = logging.getLogger("ragline")
@@ -75,42 +71,18 @@ def _reranker(model: str | None) -> Reranker | None:
     return CrossEncoderReranker(model)
 
 
-def downgrade_model(route: str, generation: GenerationSettings) -> ChatModel:
-    """The model of a ``budgets.downgrade_to`` route: ``extractive`` or ``provider:model``.
-
-    It takes the timeout and retries of ``generation``, and its key and base URL
-    when it is the same provider (another provider's key comes from the environment).
-    """
-    if route == "extractive":
-        return ExtractiveModel()
-    provider, _, model = route.partition(":")
-    if not model:
-        raise ConfigError(f"budgets.downgrade_to must be 'extractive' or 'provider:model', "
-                          f"not {route!r}")
-    same = provider == generation.provider
-    key = generation.api_key.get_secret_value() if same and generation.api_key else None
-    return create_chat_model(provider, model=model, api_key=key,
-                             base_url=generation.base_url if same else None,
-                             timeout_s=generation.timeout_s,
-                             max_retries=generation.max_retries)
-
-
 class RAGPipeline:
     """The main job of ragline: ingest documents, answer questions with citations."""
 
-    def __init__(self, settings: Settings, *, index: QdrantIndex, generator: ChatModel,
-                 fallback: ChatModel | None, prompt: PromptTemplate, meter: CostMeter,
-                 reranker: Reranker | None = None, budgets: BudgetGuard | None = None,
-                 downgrade: ChatModel | None = None, judge: Judge | None = None) -> None:
+    def __init__(self, settings: Settings, *, index: QdrantIndex, model: ChatModel,
+                 prompt: PromptTemplate, meter: CostMeter, reranker: Reranker | None = None,
+                 budgets: BudgetGuard | None = None, judge: Judge | None = None) -> None:
         self.settings = settings
         self.index = index
         self.reranker = reranker
         self.meter = meter
-        self.generator = meter.chat(generator)
-        self.fallback = None if fallback is None else meter.chat(fallback, stage="fallback")
+        self.model = model
         self.budgets = budgets
-        self.downgrade = None if downgrade is None else meter.chat(
-            downgrade, route_reason="budget downgrade")
         self.prompt = prompt
         self.judge = judge
         self._encoding = get_encoding(settings.chunker.encoding)
@@ -118,7 +90,8 @@ class RAGPipeline:
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None,
                       generator: ChatModel | None = None, rerank: bool = True) -> RAGPipeline:
-        """Build the pipeline the settings describe; ``generator`` overrides the configured one.
+        """Build the pipeline the settings describe; ``generator`` replaces the configured
+        answering model (the wrappers of the stack still apply).
 
         ``rerank=False`` skips the reranker (for ingest-only or search-only use).
         """
@@ -127,24 +100,23 @@ class RAGPipeline:
         meter = CostMeter(PriceCatalogue.from_settings(settings.cost), ledger,
                           default_tenant=settings.cost.tenant)
         reranker = _reranker(settings.rerank.model) if rerank else None
-        budgets = settings.budgets
-        embedder = embedder_from_settings(settings.embedder)
+        embedder = meter.embedder(embedder_from_settings(settings.embedder),
+                                  model=settings.embedder.model)
+        judge = OfflineJudge(meter.embedder(default_judge_embedder(), model=BUNDLED_MINILM,
+                                            stage="judge"))
+        stack = chat_stack(settings, meter, generator=generator,
+                           check=AnswerCheck(judge, min_support=generation.min_support),
+                           embedder=embedder)
         return cls(settings,
-                   index=QdrantIndex.from_settings(
-                       settings, collection=collection,
-                       embedder=meter.embedder(embedder, model=settings.embedder.model)),
-                   generator=generator or chat_model_from_settings(generation),
-                   fallback=ExtractiveModel() if generation.fallback == "extractive" else None,
+                   index=QdrantIndex.from_settings(settings, collection=collection,
+                                                   embedder=embedder),
+                   model=stack.model,
                    prompt=load_prompt(generation.prompt, generation.prompt_version),
                    meter=meter,
                    reranker=None if reranker is None else meter.reranker(
                        reranker, model=settings.rerank.model or ""),
-                   budgets=BudgetGuard(ledger, budgets.limits) if budgets.limits else None,
-                   downgrade=downgrade_model(budgets.downgrade_to, generation)
-                   if budgets.limits and budgets.on_exceed == "downgrade" else None,
-                   judge=OfflineJudge(meter.embedder(default_judge_embedder(),
-                                                     model=BUNDLED_MINILM, stage="judge"))
-                   if generation.verify == "offline" else None)
+                   budgets=stack.budgets,
+                   judge=judge if generation.verify == "offline" else None)
 
     def __enter__(self) -> Self:
         return self
@@ -242,13 +214,15 @@ class RAGPipeline:
             clock = now
 
         k = k or self.settings.retrieval.k
-        if self.reranker is None:
-            ranked = self.retrieve(question, k=k, mode=mode, filters=filters)
-            lap("retrieve")
-        else:
-            pool = self.retrieve(question, k=max(k, self.settings.rerank.candidates), mode=mode,
-                                 filters=filters)
-            lap("retrieve")
+        vector = self.index.embedder.embed_query(question)
+        pool = self.index.search(question, max(k, self.settings.rerank.candidates)
+                                 if self.reranker else k, filters,
+                                 mode or self.settings.retrieval.mode, query_vector=vector,
+                                 explain=True)
+        signals = retrieval_signals(question, vector, self.settings.embedder.model, pool)
+        lap("retrieve")
+        ranked = pool
+        if self.reranker is not None:
             ranked = self.reranker.rerank(question, pool, top_k=k)
             lap("rerank")
         if not ranked:
@@ -258,69 +232,39 @@ class RAGPipeline:
         packed = pack_context(ranked, max_tokens=self.settings.context.max_tokens,
                               count_tokens=lambda text: len(
                                   self._encoding.encode(text, disallowed_special=())))
-        passages = [{"marker": n, "text": p.chunk.text}
-                    for n, p in enumerate(packed.passages, start=1)]
+        texts = tuple(p.chunk.text for p in packed.passages)
         generation = self.settings.generation
         request = ChatRequest(
-            messages=self.prompt.render(passages=passages, question=question),
+            messages=self.prompt.render(
+                passages=[{"marker": n, "text": t} for n, t in enumerate(texts, start=1)],
+                question=question),
             max_tokens=generation.max_tokens, temperature=generation.temperature,
-            metadata={"question": question, "passages": passages})
+            question=question, passages=texts, signals=signals)
         lap("pack")
-        response, route = self._generate(request, scope)
+        response = self.model.generate(request)
         lap("generate")
+        timings.update(response.timings)
         text, citations = resolve_citations(response.text, packed.passages)
-        verdict = check_support(text, packed.passages, min_support=generation.min_support)
-        lap("check")
-        if not verdict.supported and self.fallback is not None:
-            response = self.fallback.generate(request)
-            text, citations = resolve_citations(response.text, packed.passages)
-            route = f"{self.fallback.name} (fallback: {route} answer had {verdict.reason})"
-            lap("fallback")
         support = None
         if self.judge is not None:
-            support = check_answer(text, [p.chunk.text for p in packed.passages],
-                                   judge=self.judge)
+            support = (response.support if response.support is not None
+                       and text == response.text.strip()
+                       else check_answer(text, texts, judge=self.judge))
             lap("verify")
         timings["total"] = round((time.perf_counter() - started) * 1000, 3)
-        return Answer(text=text, citations=citations, sources=packed.passages, route=route,
-                      cost=QueryCost(), cache="off", timings=timings, support=support)
+        return Answer(text=text, citations=citations, sources=packed.passages,
+                      route=response.route or self.model.name, cost=QueryCost(), cache="off",
+                      timings=timings, support=support)
 
-    def _generate(self, request: ChatRequest, scope: QueryScope) -> tuple[ChatResponse, str]:
-        """Generate within the budgets: reserve the estimate, then settle the actual spend.
 
-        Returns the response and the route that produced it. Over budget, the
-        downgrade route answers when the policy is ``downgrade``.
-        """
-        if self.budgets is None:
-            return self.generator.generate(request), self.generator.name
-        tokens, usd = self._estimate(request)
-        try:
-            reservation = self.budgets.reserve(scope.tenant, scope.api_key, usd=usd,
-                                               tokens=tokens)
-        except BudgetExceeded as exc:
-            if self.downgrade is None:
-                raise
-            return self.downgrade.generate(request), f"{self.downgrade.name} (budget: {exc})"
-        try:
-            response = self.generator.generate(request)
-        except ProviderError as exc:
-            spent = exc.partial if isinstance(exc.partial, ChatResponse) else None
-            self.budgets.settle(reservation, usd=spent.cost if spent else 0.0,
-                                tokens=spent.usage.total_tokens if spent else 0)
-            raise
-        except BaseException:
-            self.budgets.release(reservation)
-            raise
-        self.budgets.settle(reservation, usd=response.cost, tokens=response.usage.total_tokens)
-        return response, self.generator.name
-
-    def _estimate(self, request: ChatRequest) -> tuple[int, float]:
-        """Tokens and USD a request may spend at most: its prompt plus ``max_tokens`` out.
-
-        A model without a known price reserves no dollars (its tokens still count).
-        """
-        model = request.model or self.generator.model
-        prompt = count_tokens("\n".join(m.content for m in request.messages), model)
-        usage = Usage(input_tokens=prompt, output_tokens=request.max_tokens, estimated=True)
-        cost = self.meter.catalogue.cost(model, usage)
-        return usage.total_tokens, 0.0 if cost is None else float(cost)
+def retrieval_signals(question: str, vector: object, embedder: str,
+                      hits: Sequence[ScoredChunk]) -> RouteSignals:
+    """What retrieval tells a router: the query vector, top score, margin, and the share
+    of hits that both the dense and the BM25 retriever found."""
+    if not hits:
+        return RouteSignals(query=question, query_vector=vector, embedder=embedder)
+    both = sum(1 for h in hits if "dense" in h.sources and "bm25" in h.sources)
+    return RouteSignals(
+        query=question, query_vector=vector, embedder=embedder, top_score=hits[0].score,
+        margin=hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score,
+        agreement=both / len(hits), retrieved=len(hits))

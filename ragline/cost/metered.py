@@ -43,11 +43,34 @@ class QueryScope:
 
 _scope: contextvars.ContextVar[QueryScope | None] = contextvars.ContextVar(
     "ragline_query_scope", default=None)
+_route_reason: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "ragline_route_reason", default="")
 
 
 def new_query_id() -> str:
     """A fresh, unique query id (32 hex characters)."""
     return uuid.uuid4().hex
+
+
+def current_scope() -> QueryScope | None:
+    """The scope set by the innermost :func:`query_scope`, or None outside any."""
+    return _scope.get()
+
+
+@contextmanager
+def route_reason(reason: str) -> Iterator[str]:
+    """Record ``reason`` as the route reason of every metered call inside the block.
+
+    Nested reasons are joined with ``"; "``, outermost first, so a ledger row says
+    every decision that led to its call (``routed: ...; fallback: ...``).
+    """
+    outer = _route_reason.get()
+    joined = f"{outer}; {reason}" if outer and reason else outer or reason
+    token = _route_reason.set(joined)
+    try:
+        yield joined
+    finally:
+        _route_reason.reset(token)
 
 
 @contextmanager
@@ -143,10 +166,11 @@ class MeteredChatModel:
             warm_up()
 
     def _priced(self, response: ChatResponse, *, error: str | None = None) -> ChatResponse:
+        reason = "; ".join(r for r in (_route_reason.get(), self.route_reason) if r)
         cost = self.meter.record(
             stage=self.stage, provider=self.inner.provider, model=response.model,
             usage=response.usage, latency_ms=response.latency_ms, error=error,
-            route_reason=self.route_reason)
+            route_reason=reason)
         return replace(response, cost=cost)
 
     def _failed(self, request: ChatRequest, exc: ProviderError, started: float) -> None:

@@ -1,6 +1,6 @@
 """A judge wrapper that remembers every answer in SQLite, keyed by a hash of its input.
 
-:class:`CachedJudge` is itself a :class:`~ragline.evals.types.Judge`. The key
+:class:`CachedJudge` is itself a :class:`~ragline.verify.types.Judge`. The key
 hashes the inner judge's ``fingerprint`` (its ``name`` when it has none), the
 question asked (support or relevance) and its inputs, so a rerun of the same
 eval with the same judge makes no judge call at all, while another judge, prompt
@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ragline.evals.types import Judge, SupportVerdict
+from ragline.verify.types import Judge, SupportVerdict
 
 
 class CachedJudge:

@@ -14,14 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragline.evals.citations import citation_quality
-from ragline.evals.faithfulness import faithfulness
 from ragline.evals.metrics.answer import exact_match, semantic_similarity, token_f1
 from ragline.evals.metrics.ragas import answer_relevancy, context_precision, context_recall
 from ragline.evals.metrics.retrieval import retrieval_metrics
-from ragline.evals.types import EvalCase, Judge
+from ragline.evals.types import EvalCase
 from ragline.protocols import Embedder
 from ragline.types import Answer
+from ragline.verify.citations import citation_quality
+from ragline.verify.faithfulness import faithfulness
+from ragline.verify.types import Judge
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""An LLM as the :class:`~ragline.evals.types.Judge`: versioned prompts, strict JSON out.
+"""An LLM as the :class:`~ragline.verify.types.Judge`: versioned prompts, strict JSON out.
 
 Each question is one chat call rendered from a versioned template in
 ``ragline/prompts/templates`` (``judge_support`` and ``judge_relevance``,
@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragline.evals.errors import JudgeOutputInvalid
 from ragline.evals.spend import record_judge_cost
-from ragline.evals.types import SupportVerdict
 from ragline.models.chat import ChatModel
 from ragline.prompts import load_prompt
 from ragline.types import ChatRequest, Message
+from ragline.verify.types import SupportVerdict
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -78,7 +78,7 @@ class QuestionsReply(BaseModel):
 
 
 class LLMJudge:
-    """A :class:`~ragline.evals.types.Judge` that asks ``model``; see the module docstring."""
+    """A :class:`~ragline.verify.types.Judge` that asks ``model``; see the module docstring."""
 
     def __init__(self, model: ChatModel, *, support_prompt_version: int = 1,
                  relevance_prompt_version: int = 1, questions_prompt_version: int = 1,

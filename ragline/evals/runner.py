@@ -36,8 +36,9 @@ from ragline.evals.case_metrics import CaseMetric, Measured
 from ragline.evals.results import CaseRow, RunResult
 from ragline.evals.spend import judge_spend
 from ragline.evals.suites import Suite
-from ragline.evals.types import EvalCase, Judge
+from ragline.evals.types import EvalCase
 from ragline.types import Answer
+from ragline.verify.types import Judge
 
 CHECKPOINT = "cases.jsonl"
 JUDGE_CACHE = "judge_cache.sqlite"

@@ -1,4 +1,4 @@
-"""Eval suites: a named list of :class:`~ragline.evals.types.EvalCase` read from a file.
+"""Eval suites: a named list of :class:`~ragline.verify.types.EvalCase` read from a file.
 
 Two formats, both UTF-8:
 

@@ -20,7 +20,8 @@ from ragline.evals.gates import check_gates
 from ragline.evals.results import RunResult
 from ragline.evals.runner import Answerer, run_suite
 from ragline.evals.suites import Suite
-from ragline.evals.types import EvalCase, Judge
+from ragline.evals.types import EvalCase
+from ragline.verify.types import Judge
 
 
 def evaluate(answerer: Answerer, cases: Sequence[EvalCase], judge: Judge, *,

@@ -1,18 +1,13 @@
-"""The value types and the judge protocol every part of the eval harness speaks.
+"""The value type of the eval harness: one eval case.
 
-An :class:`EvalCase` is one question with whatever references a suite has.
-A :class:`Judge` decides whether evidence supports a statement; faithfulness,
-citation, context and relevancy metrics are all built on its two questions,
-so an offline judge and an LLM judge are interchangeable.
+An :class:`EvalCase` is one question with whatever references a suite has. The
+judge protocol the metrics use lives in :mod:`ragline.verify.types`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
-
-Verdict = Literal["supported", "contradicted", "not_found"]
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,62 +25,3 @@ class EvalCase:
     reference_contexts: tuple[str, ...] = ()
     relevant_doc_ids: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SupportVerdict:
-    """How well ``evidence`` backs one statement.
-
-    ``score`` is the judge's support in [0, 1]; ``verdict`` its decision;
-    ``missing`` lists what the evidence lacks (numbers, names, negations...),
-    ``evidence`` quotes the best-matching evidence sentence, ``reason`` says why.
-    """
-
-    statement: str
-    verdict: Verdict
-    score: float
-    missing: tuple[str, ...] = ()
-    evidence: str = ""
-    reason: str = ""
-
-    @property
-    def supported(self) -> bool:
-        """True when the verdict is ``supported``."""
-        return self.verdict == "supported"
-
-
-@runtime_checkable
-class Judge(Protocol):
-    """Decides support and relevance; every metric that needs judgement asks one of these."""
-
-    @property
-    def name(self) -> str:
-        """``offline`` or ``llm:<provider:model>``, recorded in every run."""
-        ...
-
-    def support(self, statement: str, evidence: Sequence[str]) -> SupportVerdict:
-        """Whether the passages in ``evidence``, taken together, support ``statement``."""
-        ...
-
-    def relevance(self, question: str, passage: str) -> float:
-        """How useful ``passage`` is for answering ``question``, in [0, 1]."""
-        ...
-
-
-@runtime_checkable
-class BatchJudge(Judge, Protocol):
-    """A judge that can decide several statements against the same evidence at once."""
-
-    def support_many(self, statements: Sequence[str],
-                     evidence: Sequence[str]) -> list[SupportVerdict]:
-        """:meth:`Judge.support` for each statement, in order, in one batch."""
-        ...
-
-
-def support_each(judge: Judge, statements: Sequence[str],
-                 evidence: Sequence[str]) -> list[SupportVerdict]:
-    """Each statement judged against ``evidence``, batched when ``judge`` can (a
-    :class:`BatchJudge`)."""
-    if isinstance(judge, BatchJudge):
-        return judge.support_many(statements, evidence)
-    return [judge.support(statement, evidence) for statement in statements]

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from ragline.errors import InvalidInput
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
@@ -47,13 +46,10 @@ def _cite(sentence: str, marker: int) -> str:
 
 
 def _passages(request: ChatRequest) -> tuple[str, list[tuple[int, str]]]:
-    question = request.metadata.get("question")
-    passages: Any = request.metadata.get("passages")
-    if not isinstance(question, str) or not isinstance(passages, list):
-        raise InvalidInput("the extractive provider needs request.metadata 'question' (str) and "
-                           "'passages' (a list of {'marker': int, 'text': str}); "
-                           "RAGPipeline sets both")
-    return question, [(int(p["marker"]), str(p["text"])) for p in passages]
+    if not request.question or not request.passages:
+        raise InvalidInput("the extractive provider answers RAG requests only: it needs the "
+                           "request's question and passages (RAGPipeline sets both)")
+    return request.question, list(enumerate(request.passages, start=1))
 
 
 class ExtractiveModel:
@@ -69,7 +65,7 @@ class ExtractiveModel:
     model = "extractive"
 
     def generate(self, request: ChatRequest) -> ChatResponse:
-        """Quote the best-matching sentence(s) of ``request.metadata['passages']`` with markers."""
+        """Quote the best-matching sentence(s) of ``request.passages`` with their markers."""
         started = time.perf_counter()
         question, passages = _passages(request)
         text = self.answer(question, passages)

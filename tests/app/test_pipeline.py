@@ -91,7 +91,7 @@ def test_supported_model_answer_is_kept(extractive_settings: Settings, corpus: P
 
 @pytest.mark.parametrize("reply, reason", [
     ("The index lives on the moon, guarded by owls.", "no valid citation"),
-    ("Enchanted owls guard every index on the moon [1].", "content words"),
+    ("Enchanted owls guard every index on the moon [1].", "claims supported"),
     ("Qdrant stores it [9].", "no valid citation"),
 ])
 def test_unsupported_answers_fall_back_to_extractive(extractive_settings: Settings,

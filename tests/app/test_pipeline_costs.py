@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ragline.app.pipeline import RAGPipeline, downgrade_model
+from ragline.app.pipeline import RAGPipeline
+from ragline.routing.compose import model_for_route
 from ragline.config import Settings
 from ragline.cost.ledger import calls
 from ragline.errors import BudgetExceeded, ConfigError
@@ -133,10 +134,10 @@ def test_the_downgrade_route_takes_the_generation_settings(
     generation = make_settings(generation={
         "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1", "timeout_s": 7,
         "max_retries": 1}).generation
-    model = downgrade_model("openai_compatible:tiny-1b", generation)
+    model = model_for_route("openai_compatible:tiny-1b", generation)
     assert isinstance(model, OpenAIChatModel)
     assert (model.name, model.timeout_s, model.retry.max_retries) == (
         "openai_compatible:tiny-1b", 7, 1)
-    assert downgrade_model("extractive", generation).name == "extractive"
+    assert model_for_route("extractive", generation).name == "extractive"
     with pytest.raises(ConfigError, match=r"budgets\.downgrade_to"):
-        downgrade_model("cheaper please", generation)
+        model_for_route("cheaper please", generation)

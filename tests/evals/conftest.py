@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from ragline.evals.types import SupportVerdict
 from ragline.text import content_terms
 from ragline.types import Answer, Chunk, QueryCost, ScoredChunk
+from ragline.verify.types import SupportVerdict
 
 PASSAGES = {
     "storage.md": "ragline keeps its index in a Qdrant Edge shard under the .ragline folder.",

@@ -6,9 +6,10 @@ import pytest
 
 from ragline.evals.case_metrics import embedding_metric
 from ragline.evals.metrics.ragas import answer_relevancy, context_precision, context_recall
-from ragline.evals.types import EvalCase, Judge
+from ragline.evals.types import EvalCase
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.types import Answer, QueryCost
+from ragline.verify.types import Judge
 
 
 def test_context_recall_is_the_share_of_supported_reference_sentences(

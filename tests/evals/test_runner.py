@@ -14,15 +14,16 @@ from ragline.cost.metered import CostMeter
 from ragline.cost.prices import PriceCatalogue
 from ragline.evals.case_metrics import Measured, standard_metrics
 from ragline.evals.llm_judge import LLMJudge
-from ragline.evals.offline_judge import OfflineJudge
 from ragline.evals.results import RunResult
 from ragline.evals.runner import CHECKPOINT, Answerer, run_suite
 from ragline.evals.suites import Suite
 from ragline.evals.testing import assert_metrics, evaluate
-from ragline.evals.types import EvalCase, Judge
+from ragline.evals.types import EvalCase
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.scripted import scripted_openai_model
 from ragline.types import Answer, Usage
+from ragline.verify.offline_judge import OfflineJudge
+from ragline.verify.types import Judge
 from tests.evals.conftest import CountingJudge, FixedAnswerer
 
 CASES = tuple(EvalCase(id=f"c{n}", question=q, reference_answer=ref, relevant_doc_ids=(doc,))

@@ -35,10 +35,10 @@ def test_says_so_when_nothing_matches() -> None:
     assert text.endswith("[1].")
 
 
-def test_generate_reads_the_passages_from_request_metadata() -> None:
-    request = ChatRequest(messages=(Message("user", "ignored"),), metadata={
-        "question": "How long do cats sleep?",
-        "passages": [{"marker": m, "text": t} for m, t in PASSAGES]})
+def test_generate_reads_the_question_and_passages_of_the_request() -> None:
+    request = ChatRequest(messages=(Message("user", "ignored"),),
+                          question="How long do cats sleep?",
+                          passages=tuple(t for _, t in PASSAGES))
     response = ExtractiveModel().generate(request)
     assert response.text == "Cats sleep for most of the day [3]."
     assert response.cost is None  # priced by ragline.cost, not by the provider
@@ -46,7 +46,7 @@ def test_generate_reads_the_passages_from_request_metadata() -> None:
 
 
 def test_generate_without_passages_explains_what_is_missing() -> None:
-    with pytest.raises(InvalidInput, match=r"needs request\.metadata 'question'"):
+    with pytest.raises(InvalidInput, match="needs the request's question and passages"):
         ExtractiveModel().generate(ChatRequest(messages=(Message("user", "hi"),)))
 
 

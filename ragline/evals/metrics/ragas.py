@@ -1,4 +1,4 @@
-"""RAGAS context and answer metrics, computed through a :class:`~ragline.evals.types.Judge`.
+"""RAGAS context and answer metrics, computed through a :class:`~ragline.verify.types.Judge`.
 
 Definitions follow RAGAS (Es et al., 2023, and the ``ragas`` library):
 
@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ragline.evals.types import Judge
 from ragline.protocols import Embedder
 from ragline.text import sentences
+from ragline.verify.types import Judge
 
 
 def context_recall(reference_answer: str, contexts: Sequence[str], judge: Judge) -> float | None:

@@ -1,6 +1,6 @@
 """Faithfulness: how many of an answer's claims the retrieved contexts support.
 
-The answer is split into atomic claims (:func:`ragline.evals.claims.claims`) and
+The answer is split into atomic claims (:func:`ragline.verify.claims.claims`) and
 each is judged against all the contexts together. ``score`` is supported claims
 divided by claims; an answer that makes no claim scores 1.0 (it asserts nothing
 the contexts could fail to back).
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragline.evals.claims import claims
-from ragline.evals.types import Judge, SupportVerdict, support_each
+from ragline.verify.claims import claims
+from ragline.verify.types import Judge, SupportVerdict, support_each
 
 __all__ = ["Faithfulness", "faithfulness"]
 

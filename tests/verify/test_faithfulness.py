@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.evals.faithfulness import faithfulness
-from ragline.evals.offline_judge import OfflineJudge
 from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.verify.faithfulness import faithfulness
+from ragline.verify.offline_judge import OfflineJudge
 
 CONTEXTS = [
     "Marie Curie was born in Warsaw in 1867. She won the Nobel Prize in Physics in 1903.",

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ragline.evals.offline_judge import OfflineJudge
-from ragline.evals.types import Judge
+from ragline.verify.offline_judge import OfflineJudge
+from ragline.verify.types import Judge
 from ragline.models.embedder import SentenceTransformerEmbedder
 
 PASSAGES = [
@@ -143,7 +143,7 @@ def test_relevance_ranks_the_passage_that_answers_first(judge: OfflineJudge) -> 
 
 def test_threads_sharing_one_judge_get_the_verdicts_of_a_lone_caller(
         judge_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ragline.evals.offline_judge.CACHE_SIZE", 3)  # constant eviction
+    monkeypatch.setattr("ragline.verify.offline_judge.CACHE_SIZE", 3)  # constant eviction
     evidence = ["Qdrant is written in Rust.", "Redis keeps data in memory.",
                 "PostgreSQL stores rows in pages of 8 kB.", "SQLite is a single file."]
     statements = ["Qdrant is written in Rust.", "Redis keeps its data in memory.",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.evals.citations import citation_quality
-from ragline.evals.offline_judge import OfflineJudge
 from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.verify.citations import citation_quality
+from ragline.verify.offline_judge import OfflineJudge
 
 PASSAGES = [
     "The Amazon river flows through Brazil, Peru and Colombia into the Atlantic Ocean.",

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragline.evals.claims import markers, strip_markers
-from ragline.evals.types import Judge
 from ragline.text import sentences
+from ragline.verify.claims import markers, strip_markers
+from ragline.verify.types import Judge
 
 __all__ = ["CitationQuality", "SentenceCitations", "citation_quality"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragline.evals.claims import claims, markers, strip_markers
+from ragline.verify.claims import claims, markers, strip_markers
 
 
 def test_each_sentence_is_a_claim_and_markers_are_stripped() -> None:

@@ -29,7 +29,7 @@ the model its thresholds were calibrated with.
 RELEVANCE_WEIGHT) * overlap`` where ``overlap`` is the share of the question's
 content words found in the passage.
 
-The thresholds and how they were calibrated are in ``ragline/evals/calibration.md``.
+The thresholds and how they were calibrated are in ``ragline/verify/calibration.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from ragline.evals.types import SupportVerdict, Verdict
+from ragline.verify.types import SupportVerdict, Verdict
 from ragline.protocols import Embedder, Vectors
 from ragline.text import STOPWORDS, sentences, stem, words
 
@@ -233,7 +233,7 @@ class _Plan:
 
 
 class OfflineJudge:
-    """A :class:`~ragline.evals.types.Judge` that needs no LLM (MiniLM + lexical checks).
+    """A :class:`~ragline.verify.types.Judge` that needs no LLM (MiniLM + lexical checks).
 
     Passage analyses and embeddings are cached (least recently used dropped first),
     so the passages an answer cites are read once however many claims point at them.

@@ -1,0 +1,1 @@
+"""The answer check: claims, the offline judge, faithfulness and citation checks."""
