@@ -26,9 +26,18 @@ from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.cli_eval import eval_app
+from ragline.cli_route import route_app
 from ragline.config import Settings, load_settings
 from ragline.cost.ledger import Ledger
-from ragline.cost.report import GroupBy, ReportRow, cost_report, plot_cost_per_day
+from ragline.cost.prices import PriceCatalogue
+from ragline.cost.report import (
+    GroupBy,
+    ReportRow,
+    RoutingSaving,
+    cost_report,
+    plot_cost_per_day,
+    routing_saving,
+)
 from ragline.errors import InvalidInput, RagLineError
 from ragline.rag.ingest import IngestReport
 from ragline.types import Answer, QueryCost, ScoredChunk
@@ -369,12 +378,17 @@ def costs(since: Annotated[str | None, typer.Option(
     """Report what model calls cost, from the cost ledger.
 
     Unpriced calls (models missing from the price catalogue) are counted apart,
-    never as free; cache savings are what provider prompt caching saved.
+    never as free; cache savings are what provider prompt caching saved. When
+    queries were routed (routing.tiers), a last line says what they would have
+    cost on the strongest (last) tier.
     """
     settings = _settings(config)
     start = parse_since(since)
+    strongest = settings.routing.tiers[-1].model.partition(":")[2]
     with Ledger.from_settings(settings) as ledger:
         rows = cost_report(ledger, since=start, by=by)
+        saving = routing_saving(ledger, PriceCatalogue.from_settings(settings.cost),
+                                strongest, since=start) if strongest else None
         if plot is not None:
             plot_cost_per_day(ledger, plot, since=start, by="model" if by == "day" else by)
     if as_json:
@@ -385,14 +399,26 @@ def costs(since: Annotated[str | None, typer.Option(
         out.print(f"no model calls recorded{' since ' + str(start) if start else ''}.")
     else:
         out.print(_cost_table(rows, by))
+        if saving is not None and saving.queries:
+            out.print(_saving_line(saving), highlight=False)
     if plot is not None:
         err.print(f"cost per day drawn in {plot}", highlight=False)
+
+
+def _saving_line(saving: RoutingSaving) -> str:
+    """One line: routed queries, their cost, the strongest tier's, and the saving."""
+    share = "" if saving.saving_share is None else f" ({saving.saving_share:.0%})"
+    skipped = f"; {saving.unpriced} unpriced left out" if saving.unpriced else ""
+    return (f"routing: {saving.queries} routed queries cost {_usd(saving.actual_usd)}; "
+            f"always {saving.strongest} would have cost {_usd(saving.strongest_usd)}: "
+            f"saved {_usd(saving.saving_usd)}{share}{skipped}")
 
 
 index_app = typer.Typer(no_args_is_help=True,
                         help="Move a collection between the local Edge shard and a Qdrant server.")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+app.add_typer(route_app, name="route")
 
 UrlOption = Annotated[str, typer.Option("--url", help="Qdrant server URL, e.g. http://host:6333.")]
 ApiKeyOption = Annotated[str | None, typer.Option("--api-key", help="Qdrant API key.")]

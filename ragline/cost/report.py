@@ -3,7 +3,9 @@
 :func:`cost_report` groups calls by ``model``, ``route``, ``tenant``, ``stage`` or ``day``
 (UTC). A route is what the router chose and why: ``provider:model:route_reason`` (``-``
 when the call recorded no reason), so the same model reached for different reasons shows
-as separate rows. :func:`plot_cost_per_day` draws the daily cost as stacked bars.
+as separate rows. :func:`routing_saving` compares what routed queries cost with what
+the strongest model would have cost them. :func:`plot_cost_per_day` draws the daily cost
+as stacked bars.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, case, distinct, func, select
 
 from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger, calls
+from ragline.cost.prices import PriceCatalogue
 from ragline.errors import ConfigError
+from ragline.types import Usage
 
 GroupBy = Literal["model", "route", "tenant", "stage", "day"]
 GROUPINGS: tuple[GroupBy, ...] = ("model", "route", "tenant", "stage", "day")
@@ -122,6 +126,73 @@ def cost_report(ledger: Ledger, since: date | datetime | None = None,
     if by == "day":
         return sorted(rows, key=lambda r: r.key)
     return sorted(rows, key=lambda r: (-r.cost_usd, r.key))
+
+
+ROUTED_PREFIXES = ("routed:", "cascade:")
+"""Route reasons of the calls a router or cascade made (``ragline.routing`` writes them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSaving:
+    """What routed queries cost against always asking the strongest model.
+
+    ``actual_usd`` is every answering call of those queries (cheap cascade attempts,
+    failed and fallback calls included); ``strongest_usd`` prices, for each query, the
+    tokens of its last successful answering call at ``strongest``'s rates. ``unpriced``
+    counts queries left out because a price is unknown.
+    """
+
+    strongest: str
+    queries: int
+    actual_usd: Decimal
+    strongest_usd: Decimal
+    unpriced: int
+
+    @property
+    def saving_usd(self) -> Decimal:
+        """What routing saved (negative when it cost more)."""
+        return self.strongest_usd - self.actual_usd
+
+    @property
+    def saving_share(self) -> float | None:
+        """The saving as a share of the strongest model's cost; None when that is 0."""
+        return float(self.saving_usd / self.strongest_usd) if self.strongest_usd else None
+
+
+def routing_saving(ledger: Ledger, catalogue: PriceCatalogue, strongest: str,
+                   since: date | datetime | None = None) -> RoutingSaving:
+    """Compare the routed queries at or after ``since`` with ``strongest`` (a model name
+    of the catalogue, e.g. ``gpt-4o``) answering all of them."""
+    answering = calls.c.stage.in_(("generate", "fallback"))
+    routed = select(calls.c.query_id).where(
+        answering, *(() if since is None else (calls.c.ts >= _since(since),)),
+        calls.c.route_reason.startswith(ROUTED_PREFIXES[0])
+        | calls.c.route_reason.startswith(ROUTED_PREFIXES[1])).distinct()
+    statement = select(calls.c.query_id, calls.c.cost_usd, calls.c.error, calls.c.input_tokens,
+                       calls.c.output_tokens, calls.c.cache_read_tokens,
+                       calls.c.cache_write_tokens).where(
+        answering, calls.c.query_id.in_(routed)).order_by(calls.c.id)
+    spent: dict[str, Decimal | None] = {}
+    last: dict[str, Usage] = {}
+    with ledger.engine.connect() as connection:
+        for row in connection.execute(statement):
+            before = spent.get(row.query_id, Decimal(0))
+            spent[row.query_id] = (None if before is None or row.cost_usd is None
+                                   else before + row.cost_usd)
+            if row.error is None:
+                last[row.query_id] = Usage(row.input_tokens, row.output_tokens,
+                                           row.cache_read_tokens, row.cache_write_tokens)
+    actual = strongest_usd = Decimal(0)
+    queries = unpriced = 0
+    for query_id, cost in spent.items():
+        counterfactual = catalogue.cost(strongest, last[query_id]) if query_id in last else None
+        if cost is None or counterfactual is None:
+            unpriced += 1
+            continue
+        queries += 1
+        actual += cost
+        strongest_usd += counterfactual
+    return RoutingSaving(strongest, queries, actual, strongest_usd, unpriced)
 
 
 def _daily(ledger: Ledger, since: datetime | None, by: GroupBy) -> dict[str, dict[str, float]]:

@@ -73,7 +73,7 @@ class CascadeChatModel:
 
     @staticmethod
     def _reason(notes: list[str]) -> str:
-        return f"cascade: {notes[-1]}" if notes else ""
+        return f"cascade: {notes[-1]}" if notes else "cascade: first tier"
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """The first answer that scores well enough, else the last tier's."""

@@ -198,13 +198,13 @@ def test_closing_a_stream_early_stops_reading(use_async: bool) -> None:
 
 # -- in-process providers ---------------------------------------------------------------------
 
-PASSAGES = {"question": "How long do cats sleep?",
-            "passages": [{"marker": 1, "text": "Cats sleep for most of the day."}]}
+QUESTION, PASSAGES = "How long do cats sleep?", ("Cats sleep for most of the day.",)
 
 
 @SYNC_ASYNC
 def test_extractive_streams_its_answer_word_by_word(use_async: bool) -> None:
-    request = ChatRequest(messages=(Message("user", "ignored"),), metadata=PASSAGES)
+    request = ChatRequest(messages=(Message("user", "ignored"),), question=QUESTION,
+                          passages=PASSAGES)
     model = ExtractiveModel()
     stream = model.astream(request) if use_async else model.stream(request)
     deltas, response = drain(stream)
@@ -215,7 +215,8 @@ def test_extractive_streams_its_answer_word_by_word(use_async: bool) -> None:
 
 
 def test_extractive_agenerate() -> None:
-    request = ChatRequest(messages=(Message("user", "ignored"),), metadata=PASSAGES)
+    request = ChatRequest(messages=(Message("user", "ignored"),), question=QUESTION,
+                          passages=PASSAGES)
     response = asyncio.run(ExtractiveModel().agenerate(request))
     assert response.text == "Cats sleep for most of the day [1]."
 
@@ -262,5 +263,5 @@ def test_local_model_streams_and_reports_its_own_token_counts() -> None:
 
 def test_extractive_stream_without_passages_explains_what_is_missing() -> None:
     stream = ExtractiveModel().stream(ChatRequest(messages=(Message("user", "hi"),)))
-    with pytest.raises(InvalidInput, match=r"needs request\.metadata 'question'"):
+    with pytest.raises(InvalidInput, match="needs the request's question and passages"):
         next(stream)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from ragline.config import RouteRule, Settings
 from ragline.cost.ledger import Ledger, calls
 from ragline.cost.metered import CostMeter, QueryScope, query_scope
 from ragline.cost.prices import PriceCatalogue
+from ragline.cost.report import routing_saving
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.scripted import scripted_openai_model
 from ragline.routing.cascade import CascadeChatModel
@@ -38,9 +40,9 @@ def rows(meter: CostMeter) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in connection.execute(select(calls).order_by(calls.c.id))]
 
 
-def ask(question: str, **fields: object) -> ChatRequest:
+def ask(question: str, passages: tuple[str, ...] = ()) -> ChatRequest:
     return ChatRequest(messages=(Message("user", question),), question=question,
-                       **fields)  # type: ignore[arg-type]
+                       passages=passages)
 
 
 def test_rules_pick_the_first_matching_tier() -> None:
@@ -150,3 +152,24 @@ def test_a_routed_pipeline_from_config(make_settings: Callable[..., Settings],
     assert "Rust" in answer.text and answer.citations
     assert answer.route == "extractive (routed: rules: rule 1 (6 words <= 12))"
     assert [tuple(g) for g in generated] == [("extractive", "routed: rules: rule 1 (6 words <= 12)")]
+
+
+def test_the_saving_against_the_strongest_tier_is_reported(meter: CostMeter) -> None:
+    small, _ = scripted_openai_model("Small [1].", model="gpt-4o-mini", usage=(1000, 100))
+    large, _ = scripted_openai_model("Large [1].", model="gpt-4o", usage=(1000, 100))
+    routed = RoutedChatModel(
+        RulesRouter([RouteRule(tier="large", pattern="why")], default_tier="small",
+                    models=MODELS),
+        {"small": meter.chat(small), "large": meter.chat(large)})
+    for n, question in enumerate(["What is Qdrant?", "Why Rust?", "Who wrote it?"]):
+        with query_scope(QueryScope(f"q-{n}", "acme")):
+            routed.generate(ask(question))
+    with query_scope(QueryScope("plain", "acme")):
+        meter.chat(small).generate(ask("Not routed"))  # left out: no router decided it
+    saving = routing_saving(meter.ledger, meter.catalogue, "gpt-4o")
+    # gpt-4o-mini $0.15 / $0.60, gpt-4o $2.50 / $10 per million; 1000 in, 100 out a call
+    mini, full = Decimal("0.00021"), Decimal("0.0035")
+    assert (saving.queries, saving.unpriced) == (3, 0)
+    assert saving.actual_usd == 2 * mini + full
+    assert saving.strongest_usd == 3 * full
+    assert saving.saving_usd == 2 * (full - mini)
