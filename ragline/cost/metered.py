@@ -27,6 +27,7 @@ from ragline.models.chat import ChatModel
 from ragline.models.rerank import Reranker
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.tokens import count_tokens, estimate_usage
+from ragline.models.wrapper import ChatModelWrapper
 from ragline.protocols import Embedder, Vectors
 from ragline.types import ChatRequest, ChatResponse, ScoredChunk, Usage
 
@@ -134,36 +135,15 @@ def _elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-class MeteredChatModel:
+class MeteredChatModel(ChatModelWrapper):
     """A :class:`ChatModel` that records each call; responses carry their cost."""
 
     def __init__(self, inner: ChatModel, meter: CostMeter, *, stage: str,
                  route_reason: str = "") -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.meter = meter
         self.stage = stage
         self.route_reason = route_reason
-
-    @property
-    def name(self) -> str:
-        """The wrapped model's ``provider:model`` name."""
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        """The wrapped model's provider."""
-        return self.inner.provider
-
-    @property
-    def model(self) -> str:
-        """The wrapped model's default model name."""
-        return self.inner.model
-
-    def warm_up(self) -> None:
-        """Load the wrapped model now (when it has anything to load), not on the first call."""
-        warm_up = getattr(self.inner, "warm_up", None)
-        if warm_up is not None:
-            warm_up()
 
     def _priced(self, response: ChatResponse, *, error: str | None = None) -> ChatResponse:
         reason = "; ".join(r for r in (_route_reason.get(), self.route_reason) if r)

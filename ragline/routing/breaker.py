@@ -25,7 +25,7 @@ from typing import Literal
 from ragline.errors import CircuitOpen, ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
-from ragline.routing.wrapper import ChatModelWrapper
+from ragline.models.wrapper import ChatModelWrapper
 from ragline.types import ChatRequest, ChatResponse
 
 State = Literal["closed", "open", "half_open"]

@@ -20,7 +20,7 @@ from ragline.errors import BudgetExceeded, ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.tokens import count_tokens
-from ragline.routing.wrapper import ChatModelWrapper, decided
+from ragline.models.wrapper import ChatModelWrapper, decided
 from ragline.types import ChatRequest, ChatResponse, Usage
 
 

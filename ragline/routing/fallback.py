@@ -26,7 +26,7 @@ from ragline.cost.metered import route_reason
 from ragline.errors import ContextTooLong, InvalidInput, ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
-from ragline.routing.wrapper import decided, route_of
+from ragline.models.wrapper import decided, route_of
 from ragline.types import ChatRequest, ChatResponse
 from ragline.verify.guard import AnswerCheck
 

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ragline.errors import ProviderError
 from ragline.models.chat import ChatModel
-from ragline.routing.wrapper import ChatModelWrapper, decided, route_of
+from ragline.models.wrapper import ChatModelWrapper, decided, route_of
 from ragline.types import ChatRequest, ChatResponse
 
 

@@ -16,8 +16,8 @@ from ragline.cost.metered import route_reason
 from ragline.errors import ConfigError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.wrapper import decided, route_of
 from ragline.routing.types import RouteDecision, Router
-from ragline.routing.wrapper import decided, route_of
 from ragline.types import ChatRequest, ChatResponse, RouteSignals
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.config import RouteRule, Settings
-from ragline.cost.ledger import Ledger, calls
+from ragline.cost.ledger import calls
 from ragline.cost.metered import CostMeter, QueryScope, query_scope
-from ragline.cost.prices import PriceCatalogue
 from ragline.cost.report import routing_saving
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.scripted import scripted_openai_model
@@ -25,19 +23,9 @@ from ragline.types import ChatRequest, Message, RouteSignals
 from ragline.verify.guard import AnswerCheck
 from ragline.verify.offline_judge import OfflineJudge
 
+Rows = Callable[[], list[dict[str, object]]]
 MODELS = {"small": "openai:gpt-4o-mini", "large": "openai:gpt-4o"}
 PASSAGE = "Qdrant is written in Rust. It stores vectors in segments on disk."
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[CostMeter]:
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
-        yield CostMeter(PriceCatalogue.load(), ledger)
-
-
-def rows(meter: CostMeter) -> list[dict[str, object]]:
-    with meter.ledger.engine.connect() as connection:
-        return [dict(r._mapping) for r in connection.execute(select(calls).order_by(calls.c.id))]
 
 
 def ask(question: str, passages: tuple[str, ...] = ()) -> ChatRequest:
@@ -62,7 +50,8 @@ def test_rules_pick_the_first_matching_tier() -> None:
     assert (plain.tier, plain.reason) == ("small", "rules: no rule matched, default tier")
 
 
-def test_a_routed_call_lands_in_the_ledger_with_its_reason(meter: CostMeter) -> None:
+def test_a_routed_call_lands_in_the_ledger_with_its_reason(
+        meter: CostMeter, ledger_rows: Rows) -> None:
     small, small_seen = scripted_openai_model("Small [1].", model="gpt-4o-mini")
     large, large_seen = scripted_openai_model("Large [1].", model="gpt-4o")
     routed = RoutedChatModel(
@@ -76,13 +65,13 @@ def test_a_routed_call_lands_in_the_ledger_with_its_reason(meter: CostMeter) -> 
     assert answer.route == "openai:gpt-4o (routed: rules: rule 1 (matches 'why'))"
     assert other.route == "openai:gpt-4o-mini (routed: rules: no rule matched, default tier)"
     assert (len(small_seen), len(large_seen)) == (1, 1)
-    assert [(r["model"], r["route_reason"]) for r in rows(meter)] == [
+    assert [(r["model"], r["route_reason"]) for r in ledger_rows()] == [
         ("gpt-4o", "routed: rules: rule 1 (matches 'why')"),
         ("gpt-4o-mini", "routed: rules: no rule matched, default tier")]
 
 
 def test_a_cascade_escalates_wrong_arithmetic_and_records_both_attempts(
-        meter: CostMeter) -> None:
+        meter: CostMeter, ledger_rows: Rows) -> None:
     weak, _ = scripted_openai_model("She has 16 - 3 - 4 = 8 eggs left. #### 8",
                                     model="gpt-4o-mini")
     strong, strong_seen = scripted_openai_model("16 - 3 - 4 = 9 eggs. #### 9", model="gpt-4o")
@@ -92,7 +81,7 @@ def test_a_cascade_escalates_wrong_arithmetic_and_records_both_attempts(
     assert answer.text.endswith("#### 9") and len(strong_seen) == 1
     assert answer.route.startswith("openai:gpt-4o (cascade: openai:gpt-4o-mini arithmetic "
                                    "0.00 < 1 (wrong: ")
-    recorded = rows(meter)
+    recorded = ledger_rows()
     assert [r["model"] for r in recorded] == ["gpt-4o-mini", "gpt-4o"]
     assert str(recorded[1]["route_reason"]).startswith("cascade: openai:gpt-4o-mini arithmetic")
     # the cascade's true cost includes the cheap attempt
@@ -150,8 +139,9 @@ def test_a_routed_pipeline_from_config(make_settings: Callable[..., Settings],
             generated = connection.execute(select(calls.c.model, calls.c.route_reason).where(
                 calls.c.query_id == answer.query_id, calls.c.stage == "generate")).all()
     assert "Rust" in answer.text and answer.citations
-    assert answer.route == "extractive (routed: rules: rule 1 (6 words <= 12))"
-    assert [tuple(g) for g in generated] == [("extractive", "routed: rules: rule 1 (6 words <= 12)")]
+    reason = "routed: rules: rule 1 (6 words <= 12)"
+    assert answer.route == f"extractive ({reason})"
+    assert [tuple(g) for g in generated] == [("extractive", reason)]
 
 
 def test_the_saving_against_the_strongest_tier_is_reported(meter: CostMeter) -> None:

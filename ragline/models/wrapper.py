@@ -1,7 +1,8 @@
-"""The base of every orchestration wrapper: a ChatModel that holds another one.
+"""The base of every chat-model wrapper: a ChatModel that holds another one.
 
 :class:`ChatModelWrapper` passes the name, provider, model, ``warm_up`` and all
-four calls through to ``inner``; a wrapper overrides the calls it decides on.
+four calls through to ``inner``; a wrapper (metering in ``ragline.cost``, the
+orchestration wrappers of ``ragline.routing``) overrides the calls it acts on.
 :func:`decided` stamps a response with the route a wrapper chose, keeping the
 timings of the steps below it.
 """
