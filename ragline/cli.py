@@ -7,9 +7,7 @@ A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,14 +18,13 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
+from ragline.cli_common import err, out, settings_from, user_errors
 from ragline.cli_eval import eval_app
 from ragline.cli_route import route_app
-from ragline.config import Settings, load_settings
 from ragline.cost.ledger import Ledger
 from ragline.cost.prices import PriceCatalogue
 from ragline.cost.report import (
@@ -38,14 +35,12 @@ from ragline.cost.report import (
     plot_cost_per_day,
     routing_saving,
 )
-from ragline.errors import InvalidInput, RagLineError
+from ragline.errors import InvalidInput
 from ragline.rag.ingest import IngestReport
 from ragline.types import Answer, QueryCost, ScoredChunk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="ragline: cited answers over your documents, offline by default.")
-out = Console()
-err = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,26 +60,6 @@ DEMO_QUESTIONS = (
     "Where does ragline keep its index data?",
     "What happens when the local model's answer is not supported by the sources?",
 )
-
-
-def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a RagLineError into one red line on stderr and exit status 2."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except RagLineError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from exc
-
-    return run
-
-
-def _settings(config: Path | None) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # model loaders' own progress bars
-    return load_settings(config)
 
 
 def _shown_path(source: str) -> str:
@@ -192,7 +167,7 @@ def _print_report(report: IngestReport) -> None:
 
 
 @app.command()
-@_user_errors
+@user_errors
 def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
            collection: CollectionOption = None, config: ConfigOption = None,
            prune: Annotated[bool, typer.Option(
@@ -207,7 +182,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
 
     An interrupted run is resumed by running the same command again.
     """
-    with RAGPipeline.from_settings(_settings(config), collection=collection,
+    with RAGPipeline.from_settings(settings_from(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline, \
             _progress_bar("embedding chunks") as progress:
         report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress,
@@ -223,7 +198,7 @@ def _no_generator() -> Any:
 
 
 @app.command()
-@_user_errors
+@user_errors
 def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
         collection: CollectionOption = None, k: KOption = None, mode: ModeOption = None,
         as_json: JsonOption = False, config: ConfigOption = None,
@@ -235,7 +210,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
             "--key-id", help="API key id (a label, not the secret) recorded in the ledger "
                              "and checked against its budgets.")] = None) -> None:
     """Answer a question from the index, citing the passages it used, and show its cost."""
-    with RAGPipeline.from_settings(_settings(config), collection=collection) as pipeline:
+    with RAGPipeline.from_settings(settings_from(config), collection=collection) as pipeline:
         answer = pipeline.answer(question, k=k, mode=mode, tenant=tenant, session=session,
                                  api_key=key_id)
     if as_json:
@@ -245,7 +220,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 
 
 @app.command()
-@_user_errors
+@user_errors
 def search(query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
            queries: Annotated[Path | None, typer.Option(
                "--queries", help="One query per line; writes one JSON line each.")] = None,
@@ -254,7 +229,7 @@ def search(query: Annotated[str | None, typer.Argument(help="Text to search for.
     """Retrieve chunks without generating an answer."""
     if (query is None) == (queries is None):
         raise typer.BadParameter("give either a QUERY or --queries FILE")
-    with RAGPipeline.from_settings(_settings(config), collection=collection,
+    with RAGPipeline.from_settings(settings_from(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline:
         if queries is not None:
             lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines()]
@@ -275,11 +250,11 @@ def search(query: Annotated[str | None, typer.Argument(help="Text to search for.
 
 
 @app.command()
-@_user_errors
+@user_errors
 def delete(documents: Annotated[list[str], typer.Argument(help="File paths or document ids.")],
            collection: CollectionOption = None, config: ConfigOption = None) -> None:
     """Remove documents (by path or id) and all their chunks from the index."""
-    with RAGPipeline.from_settings(_settings(config), collection=collection,
+    with RAGPipeline.from_settings(settings_from(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline:
         ids = [str(Path(d).resolve()) if Path(d).exists() or "/" in d else d for d in documents]
         removed = pipeline.index.delete(ids)
@@ -287,7 +262,7 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
 
 
 @app.command()
-@_user_errors
+@user_errors
 def demo(docs: Annotated[Path | None, typer.Option(
              help="Folder to ingest (default: the project's docs/).")] = None,
          config: ConfigOption = None) -> None:
@@ -295,7 +270,7 @@ def demo(docs: Annotated[Path | None, typer.Option(
     folder = docs or Path(__file__).resolve().parent.parent / "docs"
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder; pass --docs PATH")
-    settings = _settings(config)
+    settings = settings_from(config)
     with RAGPipeline.from_settings(settings, collection="demo") as pipeline:
         with _progress_bar("embedding chunks") as progress:
             report = pipeline.ingest([folder], on_progress=progress)
@@ -366,7 +341,7 @@ def _cost_table(rows: list[ReportRow], by: str) -> Table:
 
 
 @app.command()
-@_user_errors
+@user_errors
 def costs(since: Annotated[str | None, typer.Option(
               help="Only calls from then on: 2026-11-01, 2026-11-01T09:00, 24h, 7d.")] = None,
           by: Annotated[GroupBy, typer.Option(help="Group by model, route, tenant, stage "
@@ -382,7 +357,7 @@ def costs(since: Annotated[str | None, typer.Option(
     queries were routed (routing.tiers), a last line says what they would have
     cost on the strongest (last) tier.
     """
-    settings = _settings(config)
+    settings = settings_from(config)
     start = parse_since(since)
     strongest = settings.routing.tiers[-1].model.partition(":")[2]
     with Ledger.from_settings(settings) as ledger:
@@ -440,7 +415,7 @@ def _transfer(config: Path | None, collection: str, url: str, api_key: str | Non
     from ragline.rag.index import QdrantIndex
     from ragline.rag.transfer import copy_collection
 
-    settings = _settings(config)
+    settings = settings_from(config)
     embedder = embedder_from_settings(settings.embedder)  # never called: nothing is embedded
     edge = settings.model_copy(update={"index": settings.index.model_copy(
         update={"transport": "edge"})})
@@ -466,7 +441,7 @@ def _transfer(config: Path | None, collection: str, url: str, api_key: str | Non
 
 
 @index_app.command("export")
-@_user_errors
+@user_errors
 def index_export(collection: Annotated[str, typer.Argument(help="Local collection to copy.")],
                  url: UrlOption, api_key: ApiKeyOption = None, to: ToOption = None,
                  batch_size: BatchOption = 512, config: ConfigOption = None) -> None:
@@ -475,7 +450,7 @@ def index_export(collection: Annotated[str, typer.Argument(help="Local collectio
 
 
 @index_app.command("import")
-@_user_errors
+@user_errors
 def index_import(collection: Annotated[str, typer.Argument(help="Server collection to copy.")],
                  url: UrlOption, api_key: ApiKeyOption = None, to: ToOption = None,
                  batch_size: BatchOption = 512, config: ConfigOption = None) -> None:

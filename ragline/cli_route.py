@@ -10,11 +10,9 @@ trained with another embedder), which prints one red line on stderr.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
@@ -22,13 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import typer
 from rich import box
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ragline.config import Settings, load_settings
+from ragline.cli_common import err, out, settings_from, user_errors
+from ragline.config import Settings
 from ragline.cost.prices import PriceCatalogue
-from ragline.errors import InvalidInput, RagLineError
+from ragline.errors import InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder, embedder_from_settings
 from ragline.models.tokens import count_tokens
 from ragline.protocols import Vectors
@@ -45,8 +43,6 @@ from ragline.types import ChatRequest, Message, RouteSignals
 route_app = typer.Typer(no_args_is_help=True, add_completion=False,
                         help="Train, calibrate and apply routers that decide which prompts "
                              "need the strong model.")
-out = Console()
-err = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,26 +58,6 @@ RouterOption = Annotated[Path, typer.Option("--router", help="A router saved by 
 ExcludeOption = Annotated[list[Path] | None, typer.Option(
     help="JSON lines of prompts to drop (eval_prompt or prompt), e.g. RouteLLM's "
          "contaminated_prompts.jsonl; repeatable.")]
-
-
-def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a RagLineError into one red line on stderr and exit status 2."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except RagLineError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from exc
-
-    return run
-
-
-def _settings(config: Path | None) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # model loaders' own progress bars
-    return load_settings(config)
 
 
 def _embed(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> Vectors:
@@ -143,7 +119,7 @@ def _summary(title: str, rows: list[tuple[str, str]]) -> Table:
 
 
 @route_app.command("train")
-@_user_errors
+@user_errors
 def train(files: Annotated[list[Path], typer.Argument(
               help="Outcome files (CSV or JSONL): a prompt column and one correctness or "
                    "quality column per model.")],
@@ -161,7 +137,7 @@ def train(files: Annotated[list[Path], typer.Argument(
     Its default threshold sends half the training prompts to the strong model; set
     another with `ragline route calibrate`.
     """
-    settings = _settings(config)
+    settings = settings_from(config)
     outcomes = _outcomes(files, exclude)
     embedder = embedder_from_settings(settings.embedder)
     vectors = _embed(embedder, outcomes.prompts)
@@ -206,7 +182,7 @@ def _per_prompt_cost(outcomes: Outcomes, model: str, price: float | None,
 
 
 @route_app.command("calibrate")
-@_user_errors
+@user_errors
 def calibrate(router_path: RouterOption,
               data: Annotated[list[Path], typer.Option(
                   "--data", help="Outcome file(s) to calibrate on; repeatable.")],
@@ -239,7 +215,7 @@ def calibrate(router_path: RouterOption,
     if len(chosen) != 1:
         raise InvalidInput("give exactly one of --strong-fraction, --min-pgr and --budget-usd"
                            + (f" (got {', '.join(chosen)})" if chosen else ""))
-    settings = _settings(config)
+    settings = settings_from(config)
     router, embedder = _load_router(router_path, settings)
     outcomes = _outcomes(data, exclude)
     weak_q, strong_q = _qualities(outcomes, router, ", ".join(map(str, data)))
@@ -323,7 +299,7 @@ def _read_prompts(path: Path) -> list[tuple[int, str]]:
 
 
 @route_app.command("score")
-@_user_errors
+@user_errors
 def score(prompts_file: Annotated[Path, typer.Argument(
               help="JSON lines of {\"prompt\": ...} or {\"turns\": [...]}.")],
           router_path: RouterOption,
@@ -338,7 +314,7 @@ def score(prompts_file: Annotated[Path, typer.Argument(
     before anything is scored.
     """
     prompts = _read_prompts(prompts_file)
-    settings = _settings(config)
+    settings = settings_from(config)
     router, embedder = _load_router(router_path, settings)
     vectors = _embed(embedder, [text for _, text in prompts])
     decisions = [
