@@ -71,6 +71,16 @@ def _reranker(model: str | None) -> Reranker | None:
     return CrossEncoderReranker(model)
 
 
+def _needs_check(settings: Settings) -> bool:
+    """Whether anything acts on the answer check: a fallback, a cascade scoring with it,
+    or ``Answer.support``."""
+    generation, routing = settings.generation, settings.routing
+    cascade = (generation.provider == "routed" and routing.strategy == "cascade"
+               and routing.cascade_scorer == "answer_check")
+    return (generation.verify == "offline" or generation.fallback == "extractive"
+            or bool(routing.fallback) or cascade)
+
+
 class RAGPipeline:
     """The main job of ragline: ingest documents, answer questions with citations."""
 
@@ -104,8 +114,9 @@ class RAGPipeline:
                                   model=settings.embedder.model)
         judge = OfflineJudge(meter.embedder(default_judge_embedder(), model=BUNDLED_MINILM,
                                             stage="judge"))
-        stack = chat_stack(settings, meter, generator=generator,
-                           check=AnswerCheck(judge, min_support=generation.min_support),
+        check = (AnswerCheck(judge, min_support=generation.min_support)
+                 if _needs_check(settings) else None)
+        stack = chat_stack(settings, meter, generator=generator, check=check,
                            embedder=embedder)
         return cls(settings,
                    index=QdrantIndex.from_settings(settings, collection=collection,
