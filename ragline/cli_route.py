@@ -134,8 +134,8 @@ def train(files: Annotated[list[Path], typer.Argument(
           config: ConfigOption = None) -> None:
     """Fit a router on per-prompt outcomes of a weak and a strong model, and save it.
 
-    Its default threshold sends half the training prompts to the strong model; set
-    another with `ragline route calibrate`.
+    Its default threshold sends half the training prompts to the strong
+    model; set another with `ragline route calibrate`.
     """
     settings = settings_from(config)
     outcomes = _outcomes(files, exclude)
@@ -207,8 +207,12 @@ def calibrate(router_path: RouterOption,
                   min=0, help="--budget-usd: output tokens per call of a model whose "
                               "responses the data lacks.")] = 256,
               config: ConfigOption = None) -> None:
-    """Set a router's threshold from outcome data by exactly one of --strong-fraction,
-    --min-pgr or --budget-usd, and save it."""
+    """Set a router's threshold from outcome data, and save it.
+
+    Give exactly one goal: --strong-fraction, --min-pgr or --budget-usd.
+    Calibrate on data the router was not trained on: PGR on its own
+    training data is optimistic.
+    """
     chosen = [name for name, value in (("--strong-fraction", strong_fraction),
                                        ("--min-pgr", min_pgr), ("--budget-usd", budget_usd))
               if value is not None]
@@ -306,12 +310,12 @@ def score(prompts_file: Annotated[Path, typer.Argument(
           as_json: Annotated[bool, typer.Option(
               "--json", help="One JSON line per input line.")] = False,
           config: ConfigOption = None) -> None:
-    """Route each prompt of a JSON-lines file, in input order, without calling a model.
+    """Route each prompt of a JSON-lines file, in order, without calling a model.
 
-    A line is {"prompt": TEXT} or {"turns": [...]}; of turns (strings, which are user
-    turns, or {role, content} messages) the last user turn is routed, as the pipeline
-    routes a chat request. Blank lines are skipped; any other bad line stops the command
-    before anything is scored.
+    A line is {"prompt": TEXT} or {"turns": [...]}. Of turns (strings, which
+    are user turns, or {role, content} messages) the last user turn is
+    routed, as the pipeline routes a chat request. Blank lines are skipped;
+    any other bad line stops the command before anything is scored.
     """
     prompts = _read_prompts(prompts_file)
     settings = settings_from(config)
