@@ -25,15 +25,16 @@ import numpy.typing as npt
 
 from ragline.routing.calibrate import apgr
 
-__all__ = ["Estimator", "FitData", "KnnEstimator", "LgbmEstimator", "LogregEstimator",
-           "MfEstimator", "soft_target"]
+__all__ = ["EnsembleEstimator", "Estimator", "FitData", "KnnEstimator", "LgbmEstimator",
+           "LogregEstimator", "MfEstimator", "soft_target"]
 
 Matrix = npt.NDArray[np.float64]
 Floats = npt.NDArray[np.float64]
 
-_KNN_GRID = ((10, 0.05), (20, 0.05), (40, 0.05), (80, 0.05), (40, 0.02), (160, 0.05))
-_C_GRID = (0.003, 0.01, 0.03, 0.1)
-_MF_GRID = (1e-3, 1e-2)
+_KNN_GRID = tuple((k, t) for k in (10, 20, 40, 80, 160, 300) for t in (0.05, 1.0))
+_C_GRID = (0.0003, 0.001, 0.003)
+_CHEAP_C_GRID = (0.1, 1.0)
+_MF_GRID = (1e-2,)
 
 
 def soft_target(weak: Floats, strong: Floats) -> Floats:
@@ -95,16 +96,16 @@ def select(candidates: Sequence[Callable[[], Any]], data: FitData, weak: Floats,
            strong: Floats, qualities: Matrix, seed: int) -> tuple[Any, Floats]:
     """Fit the candidate with the best cross-validated APGR on all of ``data``.
 
-    Returns the fitted model and its out-of-fold training scores (with fewer
-    than 20 prompts: no cross-validation, the first candidate and its in-sample
-    scores).
+    Three folds. Returns the fitted model and its out-of-fold training scores
+    (with fewer than 20 prompts: no cross-validation, the first candidate and its
+    in-sample scores).
     """
     n = len(data)
     if n < 20 or (len(candidates) == 1 and n < 20):
         model = candidates[0]()
         model.fit(data, weak, strong, qualities, seed)
         return model, model.predict(data)
-    folds = 5 if 100 <= n <= 5000 else 3
+    folds = 3
     best: tuple[float, int, Floats] | None = None
     for i, make in enumerate(candidates):
         score, oof = _cross_validate(make, data, weak, strong, qualities, folds, seed)
@@ -198,8 +199,8 @@ class KnnEstimator:
 # ---------------------------------------------------------------- linear and boosted
 
 
-def _design(data: FitData, *, signals: bool) -> Matrix:
-    parts = [data.vectors.astype(np.float64), data.cheap]
+def _design(data: FitData, *, signals: bool, embedding: bool = True) -> Matrix:
+    parts = [data.vectors.astype(np.float64), data.cheap] if embedding else [data.cheap]
     if signals:
         parts.append(data.signals)
     return np.hstack(parts)
@@ -212,11 +213,17 @@ def _soft_rows(x: Matrix, t: Floats) -> tuple[Matrix, Floats, Floats]:
 
 class LogregEstimator:
     """Logistic regression of the soft target on the embedding, cheap features and,
-    with ``signals=True``, the retrieval signals; features standardised."""
+    with ``signals=True``, the retrieval signals; features standardised. With
+    ``embedding=False`` it reads the cheap features (and signals) only."""
 
-    def __init__(self, c: float = 0.01, *, signals: bool = False) -> None:
-        self.params: dict[str, Any] = {"C": c, "signals": signals}
+    def __init__(self, c: float = 0.001, *, signals: bool = False,
+                 embedding: bool = True) -> None:
+        self.params: dict[str, Any] = {"C": c, "signals": signals, "embedding": embedding}
         self.model: Any = None
+
+    def _x(self, data: FitData) -> Matrix:
+        return _design(data, signals=bool(self.params["signals"]),
+                       embedding=bool(self.params.get("embedding", True)))
 
     def fit(self, data: FitData, weak: Floats, strong: Floats, qualities: Matrix,
             seed: int) -> LogregEstimator:
@@ -225,8 +232,7 @@ class LogregEstimator:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x, y, w = _soft_rows(_design(data, signals=bool(self.params["signals"])),
-                             soft_target(weak, strong))
+        x, y, w = _soft_rows(self._x(data), soft_target(weak, strong))
         self.model = make_pipeline(
             StandardScaler(), LogisticRegression(C=float(self.params["C"]), max_iter=2000))
         self.model.fit(x, y, logisticregression__sample_weight=w)
@@ -234,13 +240,14 @@ class LogregEstimator:
 
     def predict(self, data: FitData) -> Floats:
         """The estimated soft target of each prompt."""
-        x = _design(data, signals=bool(self.params["signals"]))
-        return np.asarray(self.model.predict_proba(x)[:, 1], dtype=np.float64)
+        return np.asarray(self.model.predict_proba(self._x(data))[:, 1], dtype=np.float64)
 
     @classmethod
-    def candidates(cls, *, signals: bool = False) -> list[Callable[[], LogregEstimator]]:
+    def candidates(cls, *, signals: bool = False,
+                   embedding: bool = True) -> list[Callable[[], LogregEstimator]]:
         """One constructor per regularisation strength of the grid."""
-        return [partial(cls, c, signals=signals) for c in _C_GRID]
+        grid = _C_GRID if embedding else _CHEAP_C_GRID
+        return [partial(cls, c, signals=signals, embedding=embedding) for c in grid]
 
 
 class LgbmEstimator:
@@ -292,7 +299,7 @@ class MfEstimator:
     batch Adam with L2 penalty, fixed epochs, seeded.
     """
 
-    def __init__(self, l2: float = 1e-3, rank: int = 16, epochs: int = 300) -> None:
+    def __init__(self, l2: float = 1e-2, rank: int = 16, epochs: int = 200) -> None:
         self.params: dict[str, Any] = {"l2": l2, "rank": rank, "epochs": epochs}
         self.projection: Matrix = np.zeros((0, 0))
         self.model_vectors: Matrix = np.zeros((0, 0))
@@ -335,3 +342,40 @@ class MfEstimator:
     def candidates(cls) -> list[Callable[[], MfEstimator]]:
         """Constructors for the L2 penalties of the grid."""
         return [partial(cls, l2) for l2 in _MF_GRID]
+
+
+# ---------------------------------------------------------------- ensemble
+
+
+class EnsembleEstimator:
+    """The mean of standardised scores of kNN, ``logreg`` and a cheap-features-only
+    logistic regression, each fitted (and tuned) on its own.
+
+    Each member's score is standardised with the mean and standard deviation of
+    its cross-validated training scores, so no member dominates by scale.
+    """
+
+    def __init__(self, members: list[tuple[Any, float, float]]) -> None:
+        self.members = members
+        self.params: dict[str, Any] = {}
+
+    def predict(self, data: FitData) -> Floats:
+        """Mean standardised member score."""
+        parts = [(model.predict(data) - mean) / std for model, mean, std in self.members]
+        return np.asarray(np.mean(parts, axis=0), dtype=np.float64)
+
+    @classmethod
+    def fit_select(cls, data: FitData, weak: Floats, strong: Floats, qualities: Matrix,
+                   seed: int) -> tuple[EnsembleEstimator, Floats]:
+        """Fit every member; returns the ensemble and its cross-validated training scores."""
+        fitted: list[tuple[Any, Floats]] = [KnnEstimator.fit_select(data, weak, strong)]
+        for candidates in (LogregEstimator.candidates(),
+                           LogregEstimator.candidates(embedding=False)):
+            fitted.append(select(candidates, data, weak, strong, qualities, seed))
+        members = [(model, float(oof.mean()), float(oof.std()) or 1.0) for model, oof in fitted]
+        ensemble = cls(members)
+        ensemble.params = {"members": [dict(m.params) for m, _ in fitted]}
+        oof = np.mean([(o - mean) / std for (_, o), (_, mean, std) in zip(fitted, members,
+                                                                           strict=True)], axis=0)
+        ensemble.params["cv_apgr"] = round(_safe_apgr(oof, weak, strong), 4)
+        return ensemble, np.asarray(oof, dtype=np.float64)

@@ -23,6 +23,9 @@ Kinds:
   retrieved). Outcome files carry no retrieval signals; trained without
   ``signals`` those features are all zero, the model learns nothing from them and
   scores like ``logreg`` until it is retrained on signals from real requests.
+- ``ensemble``: the mean standardised score of ``knn``, ``logreg`` and a logistic
+  regression on the cheap features alone (each tuned on its own); the most
+  accurate kind on MMLU with 1,500 labels (``benchmarks/README.md``).
 
 A saved router (:meth:`TrainedRouter.save`, joblib) carries its kind, embedder
 name, threshold, training-data hash and a format version;
@@ -45,6 +48,7 @@ from ragline.errors import InvalidInput, RouterError, RouterMismatch
 from ragline.protocols import Embedder, Vectors
 from ragline.routing.calibrate import threshold_for_strong_fraction
 from ragline.routing.estimators import (
+    EnsembleEstimator,
     Estimator,
     FitData,
     KnnEstimator,
@@ -60,7 +64,7 @@ from ragline.types import ChatRequest, RouteSignals
 
 __all__ = ["FORMAT_VERSION", "ROUTER_KINDS", "TrainedRouter", "request_text", "train_router"]
 
-ROUTER_KINDS = ("knn", "logreg", "lgbm", "mf", "rag")
+ROUTER_KINDS = ("knn", "logreg", "lgbm", "mf", "rag", "ensemble")
 FORMAT_VERSION = 1
 _FORMAT = "ragline-router"
 
@@ -192,7 +196,8 @@ class TrainedRouter:
         Raises :class:`~ragline.errors.RouterMismatch` when the router was
         trained with another embedder than ``embedder_name``, and
         :class:`~ragline.errors.RouterError` when the file is unreadable, not a
-        ragline router, or of an unknown format version.
+        ragline router, or of an unknown format version. A router file is a
+        pickle: load only files you trust.
         """
         import joblib
 
@@ -240,6 +245,8 @@ def _fit(kind: str, data: FitData, weak: Floats, strong: Floats, qualities: Floa
     """The fitted estimator of ``kind`` and its cross-validated training scores."""
     if kind == "knn":
         return KnnEstimator.fit_select(data, weak, strong)
+    if kind == "ensemble":
+        return EnsembleEstimator.fit_select(data, weak, strong, qualities, seed)
     candidates: list[Any]
     if kind == "logreg":
         candidates = LogregEstimator.candidates()

@@ -60,6 +60,7 @@ class Outcomes:
             object.__setattr__(self, "groups", ("",) * n)
         if len(self.groups) != n:
             raise InvalidInput(f"outcomes: {len(self.groups)} groups for {n} prompts")
+        quality: dict[str, Quality] = {}
         for model, values in self.quality.items():
             array = np.asarray(values, dtype=np.float64)
             if array.shape != (n,):
@@ -67,7 +68,8 @@ class Outcomes:
                                    f"for {n} prompts")
             if n and (np.isnan(array).any() or array.min() < 0.0 or array.max() > 1.0):
                 raise InvalidInput(f"outcomes: model {model!r} has a quality outside [0, 1]")
-            self.quality[model] = array
+            quality[model] = array
+        object.__setattr__(self, "quality", quality)
         for model, texts in self.responses.items():
             if len(texts) != n:
                 raise InvalidInput(f"outcomes: model {model!r} has {len(texts)} responses "

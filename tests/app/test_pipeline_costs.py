@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from ragline.app.pipeline import RAGPipeline
-from ragline.routing.compose import model_for_route
 from ragline.config import Settings
 from ragline.cost.ledger import calls
 from ragline.errors import BudgetExceeded, ConfigError
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.models.scripted import scripted_openai_model
+from ragline.routing.compose import model_for_route
 
 TEXT = "Hybrid search fuses BM25 and dense results inside Qdrant."
 REPLY = "Hybrid search fuses BM25 and dense results inside Qdrant [1]."
