@@ -37,7 +37,12 @@ from ragline.routing.calibrate import (
     threshold_for_strong_fraction,
 )
 from ragline.routing.learned import TrainedRouter, train_router
-from ragline.routing.outcomes import Outcomes, load_contaminated_prompts, load_outcomes
+from ragline.routing.outcomes import (
+    Outcomes,
+    jsonl_rows,
+    load_contaminated_prompts,
+    load_outcomes,
+)
 from ragline.types import ChatRequest, Message, RouteSignals
 
 route_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -253,11 +258,9 @@ def calibrate(router_path: RouterOption,
                   style="yellow", highlight=False)
 
 
-def _prompt_of(row: Any, where: str) -> str:
+def _prompt_of(row: dict[str, Any], where: str) -> str:
     """The text a line routes on: ``prompt``, or the last user turn of ``turns`` (strings
     are user turns; messages are ``{role, content}`` and only ``role: user`` counts)."""
-    if not isinstance(row, dict):
-        raise InvalidInput(f"{where}: a JSON object with 'prompt' or 'turns' is expected")
     if "prompt" in row:
         prompt = row["prompt"]
         if not isinstance(prompt, str) or not prompt.strip():
@@ -285,18 +288,10 @@ def _prompt_of(row: Any, where: str) -> str:
 def _read_prompts(path: Path) -> list[tuple[int, str]]:
     """``(line number, prompt)`` of each non-blank line of a JSON-lines file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        prompts = [(number, _prompt_of(row, f"{path}:{number}"))
+                   for number, row in jsonl_rows(path)]
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read prompts ({exc})") from exc
-    prompts = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        prompts.append((number, _prompt_of(row, f"{path}:{number}")))
     if not prompts:
         raise InvalidInput(f"{path}: no prompts")
     return prompts

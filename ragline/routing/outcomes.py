@@ -157,7 +157,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             start = reader.line_num + 1
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of a JSON-lines file."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -174,7 +174,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        return _jsonl_rows(path)
+        return jsonl_rows(path)
     return _csv_rows(path)
 
 
@@ -275,7 +275,7 @@ def load_contaminated_prompts(path: Path) -> frozenset[str]:
     """
     prompts: set[str] = set()
     try:
-        for number, row in _jsonl_rows(Path(path)):
+        for number, row in jsonl_rows(Path(path)):
             prompt = row.get("eval_prompt", row.get("prompt"))
             if not isinstance(prompt, str):
                 raise InvalidInput(f"{path}:{number}: no 'eval_prompt' or 'prompt' text")
