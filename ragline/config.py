@@ -233,7 +233,7 @@ class RoutingSettings(_Section):
     """
 
     strategy: Literal["route", "cascade"]
-    tiers: tuple[RouteTier, ...]
+    tiers: tuple[RouteTier, ...] = Field(min_length=1)
     router: Literal["rules", "trained"]
     router_file: Path | None
     weak_tier: str | None

@@ -79,3 +79,15 @@ def test_api_keys_are_secret() -> None:
     assert "sk-very-secret" not in repr(settings)
     assert settings.generation.api_key is not None
     assert settings.generation.api_key.get_secret_value() == "sk-very-secret"
+
+
+def test_routing_names_unknown_tiers_and_bad_models() -> None:
+    with pytest.raises(ConfigError, match=r"unknown tier\(s\) \['large'\]; the tiers are "
+                                          r"\['extractive', 'local'\]"):
+        load_settings(routing={"fallback": ["large"]})
+    with pytest.raises(ConfigError, match="must be 'extractive' or 'provider:model'"):
+        load_settings(routing={"tiers": [{"name": "big", "model": "gpt-4o"}]})
+    with pytest.raises(ConfigError, match=r"routing\.tiers"):
+        load_settings(routing={"tiers": []})
+    settings = load_settings(routing={"tiers": [{"name": "big", "model": "openai:gpt-4o"}]})
+    assert settings.routing.model_of("big") == "openai:gpt-4o"

@@ -150,10 +150,9 @@ def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | N
                                  embedder_name=settings.embedder.model),
             {t.name: build.tier(t.name) for t in routing.tiers})
     else:
-        if not routing.cascade_tiers:
-            raise ConfigError("routing.cascade_tiers: a cascade needs at least one tier")
-        primary = CascadeChatModel([build.tier(n) for n in routing.cascade_tiers],
-                                   _scorer(routing, check), threshold=routing.cascade_threshold)
+        names = routing.cascade_tiers or tuple(t.name for t in routing.tiers)
+        primary = CascadeChatModel([build.tier(n) for n in names], _scorer(routing, check),
+                                   threshold=routing.cascade_threshold)
     guard = BudgetGuard(meter.ledger, budgets.limits) if budgets.limits else None
     if guard is not None:
         downgrade = (meter.chat(model_for_route(budgets.downgrade_to, generation),

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pytest
 from sqlalchemy import select
 
 from ragline.app.pipeline import RAGPipeline
@@ -16,6 +18,8 @@ from ragline.cost.report import routing_saving
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.scripted import scripted_openai_model
 from ragline.routing.cascade import CascadeChatModel
+from ragline.routing.learned import train_router
+from ragline.routing.outcomes import Outcomes
 from ragline.routing.routed import RoutedChatModel
 from ragline.routing.rules import RulesRouter
 from ragline.routing.scorers import AnswerCheckScorer, ArithmeticScorer, SelfConsistencyScorer
@@ -163,3 +167,37 @@ def test_the_saving_against_the_strongest_tier_is_reported(meter: CostMeter) -> 
     assert saving.actual_usd == 2 * mini + full
     assert saving.strongest_usd == 3 * full
     assert saving.saving_usd == 2 * (full - mini)
+
+
+@pytest.mark.slow
+def test_a_trained_router_in_the_pipeline_reuses_the_query_embedding(
+        make_settings: Callable[..., Settings], tmp_path: Path,
+        embedder: SentenceTransformerEmbedder) -> None:
+    arithmetic = [f"Compute {137 + 7 * i} * {23 + 3 * i} and give the exact product."
+                  for i in range(16)]
+    lookups = [f"What language is project number {i} written in?" for i in range(16)]
+    outcomes = Outcomes(prompts=(*arithmetic, *lookups), quality={
+        "small": np.array([0.0] * 16 + [1.0] * 16), "large": np.ones(32)})
+    router_file = tmp_path / "router.joblib"
+    train_router(outcomes, weak="small", strong="large", kind="knn", embedder=embedder,
+                 embedder_name="all-MiniLM-L6-v2").save(router_file)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "qdrant.md").write_text(f"# Qdrant\n\n{PASSAGE}\n")
+    settings = make_settings(
+        generation={"provider": "routed"}, rerank={"model": None},
+        routing={"tiers": [{"name": "quick", "model": "extractive"},
+                           {"name": "careful", "model": "extractive"}],
+                 "router": "trained", "router_file": str(router_file),
+                 "weak_tier": "quick", "strong_tier": "careful"})
+    with RAGPipeline.from_settings(settings) as pipeline:
+        pipeline.ingest([folder])
+        lookup = pipeline.answer("What language is Qdrant written in?")
+        sums = pipeline.answer("Compute 151 * 29 and give the exact product.")
+        with pipeline.meter.ledger.engine.connect() as connection:
+            embeds = connection.execute(select(calls.c.query_id).where(
+                calls.c.stage == "embed", calls.c.query_id.in_(
+                    (lookup.query_id, sums.query_id)))).all()
+    assert "(routed: knn: strong_score" in lookup.route and "< threshold" in lookup.route
+    assert ">= threshold" in sums.route
+    assert len(embeds) == 2  # one query embedding each, shared by retrieval and the router
