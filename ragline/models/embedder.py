@@ -24,9 +24,23 @@ if TYPE_CHECKING:
     from ragline.config import EmbedderSettings
 
 __all__ = ["BUNDLED_MINILM", "Embedder", "SentenceTransformerEmbedder", "Vectors",
-           "embedder_from_settings", "resolve_model_path"]
+           "embedder_from_settings", "int8_is_fast", "resolve_model_path"]
 
 BUNDLED_MINILM = "all-MiniLM-L6-v2"
+INT8_CPU_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+"""CPU flags (``/proc/cpuinfo``) of int8 dot-product instructions; without one,
+``torch._int_mm`` runs a slow fallback (on an AVX2-only CPU about 50 times slower than a
+float matrix product), and int8 encoders are slower than float ones, not faster."""
+
+
+def int8_is_fast(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has int8 dot-product instructions (:data:`INT8_CPU_FLAGS`); False
+    where that cannot be read (not Linux)."""
+    try:
+        words = set(cpuinfo.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return False
+    return bool(words & INT8_CPU_FLAGS)
 
 
 def resolve_model_path(model: str) -> str:
@@ -86,8 +100,9 @@ class SentenceTransformerEmbedder:
     """An :class:`Embedder` over a sentence-transformers model, loaded once per process.
 
     ``int8=True`` (CPU only) loads a second copy with int8 linear layers
-    (:mod:`ragline.models.int8`): about twice as fast, vectors within a cosine of
-    about 0.997 of the float ones. Never mix the two in one index.
+    (:mod:`ragline.models.int8`): about twice as fast on a CPU with int8 dot-product
+    instructions (:func:`int8_is_fast`), much slower on one without; vectors within a
+    cosine of about 0.997 of the float ones. Never mix the two in one index.
     """
 
     def __init__(self, model: str = BUNDLED_MINILM, *, batch_size: int = 64,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ragline.models.embedder import (
     BUNDLED_MINILM,
     SentenceTransformerEmbedder,
     _read_sentence_transformer,
+    int8_is_fast,
     resolve_model_path,
 )
 
@@ -36,3 +39,13 @@ def test_loading_int8_leaves_the_float_model_untouched(
     fresh = _read_sentence_transformer(resolve_model_path(BUNDLED_MINILM), "cpu")
     expected = fresh.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(embedder.embed_documents(TEXTS), expected, atol=1e-6)
+
+
+def test_int8_is_fast_only_with_int8_dot_product_instructions(tmp_path: Path) -> None:
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma\n")
+    vnni = tmp_path / "vnni"
+    vnni.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_vnni\n")
+    assert not int8_is_fast(avx2)
+    assert int8_is_fast(vnni)
+    assert not int8_is_fast(tmp_path / "missing")
