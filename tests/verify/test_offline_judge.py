@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ragline.verify.offline_judge import OfflineJudge
-from ragline.verify.types import Judge
 from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.verify.offline_judge import SUMMARY_NEW_TERMS, OfflineJudge
+from ragline.verify.types import Judge
 
 PASSAGES = [
     "The Eiffel Tower was completed in 1889. It is 330 metres tall and stands in Paris.",
@@ -197,3 +197,23 @@ def test_the_shipped_judge_embeds_with_int8_minilm_and_says_so_in_its_fingerprin
     assert "all-MiniLM-L6-v2/int8=True" in OfflineJudge(judge_embedder).fingerprint
     assert OfflineJudge(judge_embedder, support_threshold=0.5).fingerprint != \
         OfflineJudge(judge_embedder).fingerprint
+
+
+def test_new_terms_are_the_content_words_the_evidence_lacks(judge: OfflineJudge) -> None:
+    assert judge.new_terms("The Eiffel Tower stands in Paris.", PASSAGES) == frozenset()
+    assert judge.new_terms("The Eiffel Tower, in Paris, is painted bright green.",
+                           PASSAGES) == {"paint", "bright", "green"}
+    assert judge.new_terms("The tower was completed in 1925.", PASSAGES) == frozenset()
+
+
+def test_a_summary_is_hallucinated_from_summary_new_terms_new_words() -> None:
+    judge = OfflineJudge(object())  # type: ignore[arg-type]  # lexical: never embeds
+    source = ["The Eiffel Tower was completed in 1889 and stands in Paris."]
+    faithful = "The Eiffel Tower, completed in 1889, stands in Paris."
+    embellished = ("The Eiffel Tower, completed in 1889, stands in Paris, where millions "
+                   "of delighted tourists admire its elegant wrought iron lattice.")
+    assert SUMMARY_NEW_TERMS == 7
+    assert not judge.summary_hallucinated(faithful, source)
+    assert len(judge.new_terms(embellished, source)) >= SUMMARY_NEW_TERMS
+    assert judge.summary_hallucinated(embellished, source)
+    assert not judge.summary_hallucinated(embellished, source, limit=100)
