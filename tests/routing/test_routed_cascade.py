@@ -126,11 +126,17 @@ def test_self_consistency_resamples_the_same_model(meter: CostMeter) -> None:
     assert [body["temperature"] for body in weak_seen] == [0.0, 0.7, 0.7]
 
 
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder with one document: :data:`PASSAGE` under a heading."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "qdrant.md").write_text(f"# Qdrant\n\n{PASSAGE}\n")
+    return docs
+
+
 def test_a_routed_pipeline_from_config(make_settings: Callable[..., Settings],
-                                       tmp_path: Path) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "qdrant.md").write_text(f"# Qdrant\n\n{PASSAGE}\n")
+                                       folder: Path) -> None:
     settings = make_settings(
         generation={"provider": "routed"}, rerank={"model": None},
         routing={"tiers": [{"name": "quote", "model": "extractive"},
@@ -171,7 +177,7 @@ def test_the_saving_against_the_strongest_tier_is_reported(meter: CostMeter) -> 
 
 @pytest.mark.slow
 def test_a_trained_router_in_the_pipeline_reuses_the_query_embedding(
-        make_settings: Callable[..., Settings], tmp_path: Path,
+        make_settings: Callable[..., Settings], tmp_path: Path, folder: Path,
         embedder: SentenceTransformerEmbedder) -> None:
     arithmetic = [f"Compute {137 + 7 * i} * {23 + 3 * i} and give the exact product."
                   for i in range(16)]
@@ -181,9 +187,6 @@ def test_a_trained_router_in_the_pipeline_reuses_the_query_embedding(
     router_file = tmp_path / "router.joblib"
     train_router(outcomes, weak="small", strong="large", kind="knn", embedder=embedder,
                  embedder_name="all-MiniLM-L6-v2").save(router_file)
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "qdrant.md").write_text(f"# Qdrant\n\n{PASSAGE}\n")
     settings = make_settings(
         generation={"provider": "routed"}, rerank={"model": None},
         routing={"tiers": [{"name": "quick", "model": "extractive"},
