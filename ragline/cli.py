@@ -384,7 +384,8 @@ def _saving_line(saving: RoutingSaving) -> str:
     """One line: routed queries, their cost, the strongest tier's, and the saving."""
     share = "" if saving.saving_share is None else f" ({saving.saving_share:.0%})"
     skipped = f"; {saving.unpriced} unpriced left out" if saving.unpriced else ""
-    return (f"routing: {saving.queries} routed queries cost {_usd(saving.actual_usd)}; "
+    queries = "query" if saving.queries == 1 else "queries"
+    return (f"routing: {saving.queries} routed {queries} cost {_usd(saving.actual_usd)}; "
             f"always {saving.strongest} would have cost {_usd(saving.strongest_usd)}: "
             f"saved {_usd(saving.saving_usd)}{share}{skipped}")
 
