@@ -36,7 +36,7 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(scope="session")
 def judge_embedder() -> SentenceTransformerEmbedder:
-    """The offline judge's own embedder (bundled MiniLM in int8), loaded once."""
+    """The offline judge's own embedder (bundled MiniLM, int8 where that is fast), loaded once."""
     model = default_judge_embedder()
     assert isinstance(model, SentenceTransformerEmbedder)
     model.warm_up()

@@ -1,4 +1,4 @@
-"""The int8 MiniLM the offline judge embeds with: close to the float model, loaded apart."""
+"""Int8 MiniLM (the judge's where int8 is fast): close to the float model, loaded apart."""
 
 from __future__ import annotations
 
@@ -21,10 +21,9 @@ TEXTS = ["The Eiffel Tower was completed in 1889.",
 
 
 def test_int8_vectors_are_normalised_and_close_to_the_float_ones(
-        embedder: SentenceTransformerEmbedder, judge_embedder: SentenceTransformerEmbedder
-) -> None:
+        embedder: SentenceTransformerEmbedder) -> None:
     exact = embedder.embed_documents(TEXTS)
-    quick = judge_embedder.embed_documents(TEXTS)
+    quick = SentenceTransformerEmbedder(BUNDLED_MINILM, int8=True).embed_documents(TEXTS)
     assert quick.dtype == np.float32
     assert np.allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-5)
     assert not np.array_equal(exact, quick)  # really quantised
@@ -33,9 +32,8 @@ def test_int8_vectors_are_normalised_and_close_to_the_float_ones(
 
 
 def test_loading_int8_leaves_the_float_model_untouched(
-        embedder: SentenceTransformerEmbedder, judge_embedder: SentenceTransformerEmbedder
-) -> None:
-    judge_embedder.embed_documents(TEXTS)  # the int8 copy is loaded
+        embedder: SentenceTransformerEmbedder) -> None:
+    SentenceTransformerEmbedder(BUNDLED_MINILM, int8=True).embed_documents(TEXTS)  # int8 loaded
     fresh = _read_sentence_transformer(resolve_model_path(BUNDLED_MINILM), "cpu")
     expected = fresh.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(embedder.embed_documents(TEXTS), expected, atol=1e-6)

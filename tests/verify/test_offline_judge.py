@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.models.embedder import SentenceTransformerEmbedder, int8_is_fast
 from ragline.verify.offline_judge import SUMMARY_NEW_TERMS, OfflineJudge
 from ragline.verify.types import Judge
 
@@ -189,12 +189,12 @@ def test_a_batch_embeds_once_and_repeated_passages_are_read_once(
     assert len(calls) == 1  # everything it needs is cached
 
 
-def test_the_shipped_judge_embeds_with_int8_minilm_and_says_so_in_its_fingerprint(
+def test_the_shipped_judge_embeds_with_int8_where_it_is_fast_and_says_so(
         judge_embedder: SentenceTransformerEmbedder) -> None:
     default = OfflineJudge()
     assert isinstance(default.embedder, SentenceTransformerEmbedder)
-    assert default.embedder.int8
-    assert "all-MiniLM-L6-v2/int8=True" in OfflineJudge(judge_embedder).fingerprint
+    assert default.embedder.int8 == int8_is_fast()
+    assert f"all-MiniLM-L6-v2/int8={int8_is_fast()}" in OfflineJudge(judge_embedder).fingerprint
     assert OfflineJudge(judge_embedder, support_threshold=0.5).fingerprint != \
         OfflineJudge(judge_embedder).fingerprint
 
