@@ -59,7 +59,7 @@ from ragline.routing.estimators import (
 )
 from ragline.routing.features import cheap_features, signal_features
 from ragline.routing.outcomes import Outcomes
-from ragline.routing.types import RouteDecision
+from ragline.routing.types import RouteDecision, routed_text
 from ragline.types import ChatRequest, RouteSignals
 
 __all__ = ["FORMAT_VERSION", "ROUTER_KINDS", "TrainedRouter", "request_text", "train_router"]
@@ -72,13 +72,12 @@ Floats = npt.NDArray[np.float64]
 
 
 def request_text(request: ChatRequest) -> str:
-    """The text a router reads: the request's ``question``, else its last user message."""
-    if request.question:
-        return request.question
-    for message in reversed(request.messages):
-        if message.role == "user":
-            return message.content
-    raise InvalidInput("the request has no question and no user message to route")
+    """The text a router reads (:func:`~ragline.routing.types.routed_text`); raises
+    :class:`InvalidInput` when the request has no question and no user message."""
+    text = routed_text(request)
+    if text is None:
+        raise InvalidInput("the request has no question and no user message to route")
+    return text
 
 
 class TrainedRouter:

@@ -14,16 +14,8 @@ from collections.abc import Mapping, Sequence
 
 from ragline.config import RouteRule
 from ragline.errors import ConfigError
-from ragline.routing.types import RouteDecision
+from ragline.routing.types import RouteDecision, routed_text
 from ragline.types import ChatRequest, RouteSignals
-
-
-def question_of(request: ChatRequest) -> str:
-    """The text a router judges: the request's question, else its last user message."""
-    if request.question:
-        return request.question
-    users = [m.content for m in request.messages if m.role == "user"]
-    return users[-1] if users else ""
 
 
 class RulesRouter:
@@ -44,7 +36,7 @@ class RulesRouter:
 
     def route(self, request: ChatRequest, signals: RouteSignals) -> RouteDecision:
         """The tier of the first matching rule, else the default tier."""
-        question = question_of(request)
+        question = routed_text(request) or ""
         for number, (rule, pattern) in enumerate(zip(self.rules, self._patterns,
                                                      strict=True), start=1):
             why = _matches(rule, pattern, question, signals)

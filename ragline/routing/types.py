@@ -39,3 +39,12 @@ class Router(Protocol):
     def route(self, request: ChatRequest, signals: RouteSignals) -> RouteDecision:
         """The tier for ``request``; never calls a chat model."""
         ...
+
+
+def routed_text(request: ChatRequest) -> str | None:
+    """The text a router judges: the request's ``question``, else its last user message;
+    None when it has neither."""
+    if request.question:
+        return request.question
+    users = [m.content for m in request.messages if m.role == "user"]
+    return users[-1] if users else None
