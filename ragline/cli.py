@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,12 +16,12 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
-from ragline.cli_common import err, out, settings_from, user_errors
+from ragline.cli_common import ConfigOption, err, out, progress_bar, settings_from, user_errors
 from ragline.cli_eval import eval_app
+from ragline.cli_index import index_app
 from ragline.cli_route import route_app
 from ragline.cost.ledger import Ledger
 from ragline.cost.prices import PriceCatalogue
@@ -47,8 +45,6 @@ R = TypeVar("R")
 Mode = Literal["dense", "bm25", "hybrid"]
 ChunkerKind = Literal["recursive", "markdown", "semantic"]
 
-ConfigOption = Annotated[Path | None,
-                         typer.Option("--config", help="YAML merged over the defaults.")]
 CollectionOption = Annotated[str | None, typer.Option("--collection", "-c",
                                                       help="Collection name (default: config).")]
 KOption = Annotated[int | None, typer.Option("--k", help="How many chunks to retrieve.")]
@@ -136,18 +132,6 @@ def _print_answer(answer: Answer) -> None:
             out.print(f"  unsupported: {claim}", style="yellow", highlight=False, markup=False)
 
 
-@contextmanager
-def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
-        task = progress.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
-
-
 def _print_report(report: IngestReport) -> None:
     table = Table(title="ingest summary", show_header=False, min_width=36)
     table.add_column("what")
@@ -184,7 +168,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
     """
     with RAGPipeline.from_settings(settings_from(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline, \
-            _progress_bar("embedding chunks") as progress:
+            progress_bar("embedding chunks") as progress:
         report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress,
                                  workers=workers)
     _print_report(report)
@@ -272,7 +256,7 @@ def demo(docs: Annotated[Path | None, typer.Option(
         raise typer.BadParameter(f"{folder} is not a folder; pass --docs PATH")
     settings = settings_from(config)
     with RAGPipeline.from_settings(settings, collection="demo") as pipeline:
-        with _progress_bar("embedding chunks") as progress:
+        with progress_bar("embedding chunks") as progress:
             report = pipeline.ingest([folder], on_progress=progress)
         _print_report(report)
         with err.status(f"loading the answering model ({pipeline.model.name})"):
@@ -390,73 +374,9 @@ def _saving_line(saving: RoutingSaving) -> str:
             f"saved {_usd(saving.saving_usd)}{share}{skipped}")
 
 
-index_app = typer.Typer(no_args_is_help=True,
-                        help="Move a collection between the local Edge shard and a Qdrant server.")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(route_app, name="route")
-
-UrlOption = Annotated[str, typer.Option("--url", help="Qdrant server URL, e.g. http://host:6333.")]
-ApiKeyOption = Annotated[str | None, typer.Option("--api-key", help="Qdrant API key.")]
-ToOption = Annotated[str | None, typer.Option(
-    "--to", help="Name of the copy (default: the same name).")]
-BatchOption = Annotated[int, typer.Option("--batch-size", help="Points per page.")]
-
-
-def _transfer(config: Path | None, collection: str, url: str, api_key: str | None,
-              to: str | None, *, export: bool, batch_size: int) -> None:
-    """Copy ``collection`` Edge -> server (``export``) or server -> Edge, with a progress bar."""
-    import warnings
-
-    from pydantic import SecretStr
-    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-    from ragline.errors import InvalidInput
-    from ragline.models.embedder import embedder_from_settings
-    from ragline.rag.index import QdrantIndex
-    from ragline.rag.transfer import copy_collection
-
-    settings = settings_from(config)
-    embedder = embedder_from_settings(settings.embedder)  # never called: nothing is embedded
-    edge = settings.model_copy(update={"index": settings.index.model_copy(
-        update={"transport": "edge"})})
-    server = settings.model_copy(update={"index": settings.index.model_copy(update={
-        "transport": "client", "url": url,
-        "api_key": SecretStr(api_key) if api_key else settings.index.api_key})})
-    target_name = to or collection
-    source_settings, target_settings = (edge, server) if export else (server, edge)
-    try:
-        with warnings.catch_warnings():  # qdrant-client's version check on an unreachable URL
-            warnings.simplefilter("ignore", UserWarning)
-            source = QdrantIndex.from_settings(source_settings, embedder=embedder,
-                                               collection=collection)
-            target = QdrantIndex.from_settings(target_settings, embedder=embedder,
-                                               collection=target_name)
-        with source, target, _progress_bar("copying points") as progress:
-            copied = copy_collection(source, target, batch_size=batch_size,
-                                     on_progress=progress)
-    except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
-        raise InvalidInput(f"cannot use the Qdrant server at {url}: {exc}") from exc
-    out.print(f"copied {copied} points from {source.transport.where} ({collection}) "
-              f"to {target.transport.where} ({target_name})", highlight=False, markup=False)
-
-
-@index_app.command("export")
-@user_errors
-def index_export(collection: Annotated[str, typer.Argument(help="Local collection to copy.")],
-                 url: UrlOption, api_key: ApiKeyOption = None, to: ToOption = None,
-                 batch_size: BatchOption = 512, config: ConfigOption = None) -> None:
-    """Copy a collection from the local Edge shard to a Qdrant server."""
-    _transfer(config, collection, url, api_key, to, export=True, batch_size=batch_size)
-
-
-@index_app.command("import")
-@user_errors
-def index_import(collection: Annotated[str, typer.Argument(help="Server collection to copy.")],
-                 url: UrlOption, api_key: ApiKeyOption = None, to: ToOption = None,
-                 batch_size: BatchOption = 512, config: ConfigOption = None) -> None:
-    """Copy a collection from a Qdrant server into the local Edge shard."""
-    _transfer(config, collection, url, api_key, to, export=False, batch_size=batch_size)
 
 
 def main() -> None:
