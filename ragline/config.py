@@ -58,11 +58,13 @@ class ChunkerSettings(_Section):
 
 
 class IngestSettings(_Section):
-    """How ingest parallelises: file-loading processes and the embed/write batches."""
+    """How ingest parallelises (file-loading processes, embed/write batches) and the
+    largest file it reads (``max_file_mb``; larger files are skipped with a reason)."""
 
     workers: int = Field(ge=1)
     batch_size: int = Field(gt=0)
     queue_depth: int = Field(gt=0)
+    max_file_mb: float = Field(gt=0)
 
 
 class Bm25Settings(_Section):
@@ -95,6 +97,7 @@ class IndexSettings(_Section):
     """
 
     transport: Literal["edge", "client"]
+    lock_wait_s: float = Field(ge=0)
     url: str | None
     api_key: SecretStr | None
     quantization: Literal["int8", "none"]
@@ -176,6 +179,8 @@ class GenerationSettings(_Section):
     prompt_version: int = Field(gt=0)
     timeout_s: float = Field(gt=0)
     max_retries: int = Field(ge=0, le=10)
+    deadline_s: float = Field(gt=0)
+    max_question_chars: int = Field(gt=0)
     verify: Literal["offline", "none"]
 
 

@@ -10,6 +10,7 @@ HTTP status a server should answer with::
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
+    ├── IndexBusy                 another process holds the embedded index; waited, then gave up (503)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
     ├── LedgerError               the cost ledger's database failed; nothing half-written (503)
     ├── RouterError               a saved router cannot be used (422)
@@ -88,6 +89,27 @@ class ForeignCollection(RagLineError):
             "metadata), so ragline only searches it; ingest into a new collection name instead"
         )
         self.name = name
+
+
+class IndexBusy(RagLineError):
+    """Another process holds the collection's embedded (Qdrant Edge) shard.
+
+    An Edge shard is opened by one process at a time; a second one waits up to
+    ``index.lock_wait_s`` and then raises this. ``holder`` describes the process
+    that holds it (its command and pid) when it said so.
+    """
+
+    retryable = True
+    http_status = 503
+
+    def __init__(self, name: str, where: str, *, holder: str, waited_s: float) -> None:
+        super().__init__(
+            f"collection {name!r} in {where} is in use by {holder}; waited {waited_s:g} s. "
+            "Wait for it to finish and retry, raise index.lock_wait_s to wait longer, or "
+            "serve many processes from a Qdrant server (index.transport: client)")
+        self.name = name
+        self.holder = holder
+        self.waited_s = waited_s
 
 
 class BudgetExceeded(RagLineError):
