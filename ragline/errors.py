@@ -10,7 +10,7 @@ HTTP status a server should answer with::
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
-    ├── IndexBusy                 another process holds the embedded index; waited, then gave up (503)
+    ├── IndexBusy                 another process holds the embedded index past the wait (503)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
     ├── LedgerError               the cost ledger's database failed; nothing half-written (503)
     ├── RouterError               a saved router cannot be used (422)
@@ -34,12 +34,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from ragline.redact import redact
+
 
 class RagLineError(Exception):
-    """Root of every error ragline raises deliberately."""
+    """Root of every error ragline raises deliberately.
+
+    Its message never shows a secret: the arguments, ``str()``, ``repr()`` and every
+    note added to it pass through :func:`ragline.redact.redact`, so an upstream reply
+    that echoes an API key is printed, logged and stored masked wherever it goes.
+    """
 
     retryable: bool = False
     http_status: int = 500
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
+
+    def add_note(self, note: str, /) -> None:
+        """Add ``note`` (redacted) to the notes a traceback prints."""
+        super().add_note(redact(note))
 
 
 class ConfigError(RagLineError):

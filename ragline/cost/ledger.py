@@ -47,6 +47,7 @@ from sqlalchemy.pool import StaticPool
 
 from ragline.config import Settings
 from ragline.errors import ConfigError, LedgerError
+from ragline.redact import redact
 from ragline.types import QueryCost
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -157,7 +158,9 @@ class CallRecord:
     ``savings_usd`` is what prompt caching saved (negative when writes cost more than
     reads saved); both are best given as :class:`~decimal.Decimal` (a float is taken at
     its shortest decimal form). ``api_key`` is a caller-given key id or label, never a
-    secret. ``cache`` says how a response cache answered: ``off``, ``hit``, ``miss``,
+    secret. ``error`` and ``route_reason`` are stored redacted
+    (:func:`ragline.redact.redact`): an upstream error that echoes a key is stored
+    masked. ``cache`` says how a response cache answered: ``off``, ``hit``, ``miss``,
     ``semantic``... ``ts`` defaults to now, UTC.
     """
 
@@ -193,14 +196,15 @@ def _row(call: CallRecord) -> dict[str, Any]:
     return {
         "ts": call.ts, "query_id": call.query_id, "session": call.session,
         "tenant": call.tenant, "api_key": call.api_key, "stage": call.stage,
-        "provider": call.provider, "model": call.model, "route_reason": call.route_reason,
+        "provider": call.provider, "model": call.model,
+        "route_reason": None if call.route_reason is None else redact(call.route_reason),
         "input_tokens": call.input_tokens, "output_tokens": call.output_tokens,
         "cache_read_tokens": call.cache_read_tokens,
         "cache_write_tokens": call.cache_write_tokens,
         "cache_write_1h_tokens": call.cache_write_1h_tokens,
         "estimated": call.estimated, "cost_usd": _usd(call.cost_usd),
         "savings_usd": _usd(call.savings_usd), "latency_ms": call.latency_ms,
-        "cache": call.cache, "error": call.error,
+        "cache": call.cache, "error": None if call.error is None else redact(call.error),
     }
 
 
@@ -312,11 +316,19 @@ class Ledger:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        """Open ``settings.cost.ledger_url``, or ``<settings.home>/ledger.sqlite`` (created)."""
+        """Open ``settings.cost.ledger_url``, or ``<settings.home>/ledger.sqlite`` (created).
+
+        Raises :class:`ConfigError` naming ``home`` when that folder cannot be created.
+        """
         if settings.cost.ledger_url:
             return cls(settings.cost.ledger_url)
         home = Path(settings.home).expanduser().resolve()
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"home: cannot create {home} ({exc.strerror or exc}); set RAGLINE_HOME or "
+                "`home:` to a folder you may write to") from exc
         return cls(f"sqlite:///{home / 'ledger.sqlite'}")
 
     @property
