@@ -21,7 +21,7 @@ from typing import Any
 from ragline.errors import MissingCredentials, ProviderNotInstalled
 from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
-from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
+from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy, time_left
 from ragline.models.sdk_chat import SdkChatModel
 from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
@@ -98,7 +98,7 @@ class AnthropicChatModel(SdkChatModel):
             "model": request.model or self.model, "max_tokens": request.max_tokens,
             "messages": [{"role": m.role, "content": m.content}
                          for m in request.messages if m.role != "system"],
-            "timeout": self.timeout_s}
+            "timeout": time_left(self.timeout_s)}
         if system:
             params["system"] = system
         if stream:

@@ -62,12 +62,13 @@ class ChatModel(Protocol):
 
 def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
                       base_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      max_retries: int = 3) -> ChatModel:
+                      max_retries: int = 3, deadline_s: float | None = None) -> ChatModel:
     """Build the named provider; raises :class:`ConfigError` for an unknown one.
 
-    ``timeout_s`` (per attempt) and ``max_retries`` (extra attempts on 429, 5xx,
-    timeouts and connection errors) apply to the cloud providers; ``local`` and
-    ``extractive`` run in-process and have neither.
+    ``timeout_s`` (per attempt), ``max_retries`` (extra attempts on 429, 5xx,
+    timeouts and connection errors) and ``deadline_s`` (the whole call, retries
+    included) apply to the cloud providers; ``local`` and ``extractive`` run
+    in-process and have none of them.
     """
     if provider == "extractive":
         from ragline.models.extractive import ExtractiveModel
@@ -77,7 +78,7 @@ def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
         from ragline.models.local import LocalChatModel
 
         return LocalChatModel(model=model)
-    retry = RetryPolicy(max_retries=max_retries)
+    retry = RetryPolicy(max_retries=max_retries, deadline_s=deadline_s)
     if provider in ("openai", "openai_compatible"):
         from ragline.models.openai_chat import OpenAIChatModel
 
@@ -94,8 +95,8 @@ def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
 
 def chat_model_from_settings(settings: GenerationSettings) -> ChatModel:
     """Build the answering model the ``generation`` settings describe, with their
-    timeout and retry count."""
+    timeout, retry count and deadline."""
     key = settings.api_key.get_secret_value() if settings.api_key else None
     return create_chat_model(settings.provider, model=settings.model, api_key=key,
                              base_url=settings.base_url, timeout_s=settings.timeout_s,
-                             max_retries=settings.max_retries)
+                             max_retries=settings.max_retries, deadline_s=settings.deadline_s)

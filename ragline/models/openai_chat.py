@@ -21,7 +21,7 @@ from typing import Any
 from ragline.errors import MissingCredentials, ProviderNotInstalled
 from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
-from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
+from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy, time_left
 from ragline.models.sdk_chat import SdkChatModel
 from ragline.models.tokens import estimate_usage
 from ragline.types import ChatRequest, ChatResponse, Usage
@@ -87,7 +87,7 @@ class OpenAIChatModel(SdkChatModel):
             "model": request.model or self.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "max_tokens": request.max_tokens, "temperature": request.temperature,
-            "timeout": self.timeout_s}
+            "timeout": time_left(self.timeout_s)}
         if stream:
             params |= {"stream": True, "stream_options": {"include_usage": True}}
         return client.chat.completions.create(**params)

@@ -122,6 +122,16 @@ def _status_error(exc: Any, *, provider: str, model: str,
                          **common)
 
 
+def _url_of(exc: BaseException) -> str:
+    """The URL the failed request went to, as far as the error knows it."""
+    try:
+        request = getattr(exc, "request", None)  # httpx2 raises when the error has none
+    except RuntimeError:
+        request = None
+    url = getattr(request, "url", None)
+    return str(url) if url is not None else "(URL unknown)"
+
+
 def provider_error(exc: BaseException, sdk: Any, *, provider: str, model: str,
                    partial: ChatResponse | None = None) -> ProviderError:
     """Translate ``exc`` into the matching :class:`ProviderError`, keeping ``partial``.
@@ -134,12 +144,13 @@ def provider_error(exc: BaseException, sdk: Any, *, provider: str, model: str,
     common: dict[str, Any] = {"provider": provider, "model": model, "partial": partial}
     if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
         return ProviderTimeout(
-            f"{provider} did not answer {model} within the timeout; retry later or raise "
-            "generation.timeout_s", **common)
+            f"{provider} did not answer {model} at {_url_of(exc)} within the time allowed; "
+            "retry later, or raise generation.timeout_s (each attempt) or "
+            "generation.deadline_s (the whole request)", **common)
     if isinstance(exc, sdk.APIConnectionError | httpx2.TransportError):
         return ProviderUnavailable(
-            f"the connection to {provider} ({model}) failed or broke off ({exc}); check "
-            "generation.base_url and the network, or retry later", **common)
+            f"the connection to {provider} ({model}) at {_url_of(exc)} failed or broke off "
+            f"({exc}); check generation.base_url and the network, or retry later", **common)
     if isinstance(exc, sdk.APIResponseValidationError | json.JSONDecodeError):
         return malformed_response(provider, model, str(exc), partial=partial,
                                   status_code=getattr(exc, "status_code", None))

@@ -7,6 +7,12 @@ retried, how long it waits and what it logs. Only errors whose class says
 ``ProviderUnavailable``) are retried; when the attempts run out the last error is
 raised. A stream is retried only until its first delta: once the caller has seen
 text, a failure is raised with the ``partial`` reply instead.
+
+A deadline (``generation.deadline_s``) bounds the whole call, retries and waits
+included: no retry starts that could not finish by then, and each attempt's
+timeout is cut to the time left. :func:`request_deadline` sets one deadline for
+everything a request calls (a fallback chain shares it); a policy's own
+``deadline_s`` can only make it earlier.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from ragline.errors import ConfigError, ProviderError
 from ragline.models.streaming import Delta
@@ -31,8 +40,45 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+_deadline: ContextVar[float | None] = ContextVar("ragline_request_deadline", default=None)
+
+
 def _retryable(error: BaseException) -> bool:
     return isinstance(error, ProviderError) and error.retryable
+
+
+@contextmanager
+def request_deadline(seconds: float | None) -> Iterator[None]:
+    """Within the block, provider calls (retries and waits included) end by ``seconds`` from
+    now, or by an earlier deadline already set; None sets none."""
+    if seconds is None:
+        yield
+        return
+    current = _deadline.get()
+    end = time.monotonic() + seconds
+    token = _deadline.set(end if current is None else min(current, end))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left(timeout_s: float) -> float:
+    """An attempt's timeout: ``timeout_s``, cut to what is left of the request's deadline
+    (a millisecond at least, so an attempt past it times out at once)."""
+    end = _deadline.get()
+    return timeout_s if end is None else max(0.001, min(timeout_s, end - time.monotonic()))
+
+
+class _PastDeadline(stop_base):
+    """Stop retrying when the next wait would end at or after the request's deadline."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        end = _deadline.get()
+        return end is not None and time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= end
+
+
+_past_deadline = _PastDeadline()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +90,7 @@ class RetryPolicy:
     (full jitter, so many clients do not retry in step), and is at least the
     provider's ``retry_after`` hint, which is capped at ``max_retry_after_s``.
     ``sleep`` and ``async_sleep`` do the waiting; tests pass ones that record the waits.
+    ``deadline_s`` bounds each call, retries included (see :func:`request_deadline`).
     """
 
     max_retries: int = 3
@@ -52,10 +99,13 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    deadline_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0, but got {self.max_retries}")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ConfigError(f"deadline_s must be > 0, but got {self.deadline_s}")
 
     def wait_s(self, error: BaseException | None, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based) after ``error``."""
@@ -74,24 +124,29 @@ class RetryPolicy:
                     state.attempt_number + 1, self.max_retries + 1)
 
     def call(self, attempt: Callable[[], T]) -> T:
-        """Run ``attempt`` until it succeeds, a non-retryable error or the last retry fails."""
-        retrying = Retrying(sleep=self.sleep, stop=stop_after_attempt(self.max_retries + 1),
-                            wait=self._wait, retry=retry_if_exception(_retryable),
-                            before_sleep=self._log, reraise=True)
-        return retrying(attempt)
+        """Run ``attempt`` until it succeeds, a non-retryable error, the last retry fails or
+        the deadline leaves no time for another."""
+        with request_deadline(self.deadline_s):
+            retrying = Retrying(sleep=self.sleep,
+                                stop=stop_after_attempt(self.max_retries + 1) | _past_deadline,
+                                wait=self._wait, retry=retry_if_exception(_retryable),
+                                before_sleep=self._log, reraise=True)
+            return retrying(attempt)
 
     async def acall(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Async twin of :meth:`call`: awaits ``attempt()`` and sleeps with ``async_sleep``."""
-        retrying = AsyncRetrying(sleep=self.async_sleep,
-                                 stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
-                                 retry=retry_if_exception(_retryable), before_sleep=self._log,
-                                 reraise=True)
+        with request_deadline(self.deadline_s):
+            retrying = AsyncRetrying(
+                sleep=self.async_sleep,
+                stop=stop_after_attempt(self.max_retries + 1) | _past_deadline,
+                wait=self._wait, retry=retry_if_exception(_retryable), before_sleep=self._log,
+                reraise=True)
 
-        async def run() -> T:  # tenacity awaits only what a coroutine function returns
-            return await attempt()
+            async def run() -> T:  # tenacity awaits only what a coroutine function returns
+                return await attempt()
 
-        result: T = await retrying(run)
-        return result
+            result: T = await retrying(run)
+            return result
 
     def stream(self, open_stream: Callable[[], Iterator[Delta]]) -> Iterator[Delta]:
         """Open a provider stream, retrying until its first delta arrives, then pass it on."""

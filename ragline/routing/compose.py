@@ -53,7 +53,7 @@ def model_for_route(route: str, generation: GenerationSettings, *,
     """The model of a route string: ``extractive`` or ``provider:model``; a bad one is a
     :class:`ConfigError` naming ``setting``, the key it came from.
 
-    It takes the timeout and retries of ``generation``, and its key and base URL
+    It takes the timeout, retries and deadline of ``generation``, and its key and base URL
     when it is the same provider (another provider's key comes from the environment).
     """
     if route == "extractive":
@@ -66,7 +66,8 @@ def model_for_route(route: str, generation: GenerationSettings, *,
     return create_chat_model(provider, model=model, api_key=key,
                              base_url=generation.base_url if same else None,
                              timeout_s=generation.timeout_s,
-                             max_retries=generation.max_retries)
+                             max_retries=generation.max_retries,
+                             deadline_s=generation.deadline_s)
 
 
 def router_from_settings(routing: RoutingSettings, *, embedder: Embedder | None,
