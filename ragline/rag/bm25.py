@@ -11,6 +11,13 @@ Intended differences from ``rank_bm25.BM25Okapi`` (documented in docs/retrieval.
 the IDF is Lucene's ``ln(1 + (N-n+0.5)/(n+0.5))``, which is never negative, and
 with ``language: english`` tokens are stemmed and stopwords dropped. With
 ``language: none`` and the same IDF, scores equal ``BM25Okapi``'s exactly.
+
+Before Qdrant's word tokeniser sees a text (document or query), :func:`bm25_text`
+puts it in Unicode NFC, so a decomposed "café" in a file matches a composed one
+in a query, and turns each run of Han, kana or Hangul, scripts written without
+spaces, into overlapping character bigrams, whatever the ``language``. Words in
+other scripts go through ``language``'s rules (stopwords, Snowball stemmer) as
+before; pure ASCII text is passed on unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from dataclasses import dataclass
 import qdrant_edge as qe
 
 from ragline.errors import ConfigError
+from ragline.text import nfc, split_cjk
+
+# The text preparation Bm25Encoder applies, recorded in collection metadata: a collection
+# encoded by another version has its BM25 vectors rebuilt when the index opens it.
+TOKENIZER = "nfc+cjk-bigrams"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +40,11 @@ class SparseVector:
 
     indices: list[int]
     values: list[float]
+
+
+def bm25_text(text: str) -> str:
+    """``text`` as the BM25 model reads it: NFC, with CJK runs split into bigram words."""
+    return split_cjk(nfc(text))
 
 
 def _config(language: str, *, k: float, b: float, avg_len: float | None) -> qe.Bm25Config:
@@ -39,6 +56,8 @@ def _config(language: str, *, k: float, b: float, avg_len: float | None) -> qe.B
 
 class Bm25Encoder:
     """Encodes documents and queries as BM25 sparse vectors for one ``avg_len``."""
+
+    tokenizer = TOKENIZER
 
     def __init__(self, *, language: str = "english", k1: float = 1.2, b: float = 0.75,
                  avg_len: float = 256.0) -> None:
@@ -61,16 +80,17 @@ class Bm25Encoder:
     def length(self, text: str) -> int:
         """Number of tokens BM25 sees in ``text`` (after stopwords and stemming)."""
         k = self.k1
+        vector = self._counter.embed_document(bm25_text(text))
         if k == 0:  # weights carry no tf information; fall back to unique terms
-            return len(self._counter.embed_document(text).indices)
-        return sum(round(w * k / (k + 1.0 - w)) for w in self._counter.embed_document(text).values)
+            return len(vector.indices)
+        return sum(round(w * k / (k + 1.0 - w)) for w in vector.values)
 
     def encode_document(self, text: str) -> SparseVector:
         """Term weights of ``text`` as an indexed document."""
-        vector = self._model.embed_document(text)
+        vector = self._model.embed_document(bm25_text(text))
         return SparseVector(list(vector.indices), list(vector.values))
 
     def encode_query(self, text: str) -> SparseVector:
         """Query terms of ``text``, each with weight 1 (IDF is applied by Qdrant)."""
-        vector = self._model.embed_query(text)
+        vector = self._model.embed_query(bm25_text(text))
         return SparseVector(list(vector.indices), list(vector.values))
