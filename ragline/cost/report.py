@@ -5,7 +5,7 @@
 when the call recorded no reason), so the same model reached for different reasons shows
 as separate rows. :func:`routing_saving` compares what routed queries cost with what
 the strongest model would have cost them. :func:`plot_cost_per_day` draws the daily cost
-as stacked bars.
+as stacked bars (the daily tokens when no call cost anything: "all calls were free").
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, Select, case, distinct, func, select
 
 from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger, calls
 from ragline.cost.prices import PriceCatalogue
-from ragline.errors import ConfigError
+from ragline.errors import ConfigError, InvalidInput
 from ragline.types import Usage
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 GroupBy = Literal["model", "route", "tenant", "stage", "day"]
 GROUPINGS: tuple[GroupBy, ...] = ("model", "route", "tenant", "stage", "day")
@@ -195,21 +198,38 @@ def routing_saving(ledger: Ledger, catalogue: PriceCatalogue, strongest: str,
     return RoutingSaving(strongest, queries, actual, strongest_usd, unpriced)
 
 
-def _daily(ledger: Ledger, since: datetime | None, by: GroupBy) -> dict[str, dict[str, float]]:
-    """Priced cost per day and ``by`` key: {day: {key: usd}}."""
+@dataclass(slots=True)
+class _Day:
+    """What the calls of one day and key add up to: priced cost, tokens, unpriced calls."""
+
+    usd: float = 0.0
+    tokens: int = 0
+    unpriced: int = 0
+
+
+def _daily(ledger: Ledger, since: datetime | None, by: GroupBy) -> dict[str, dict[str, _Day]]:
+    """Totals per day and ``by`` key: {day: {key: _Day}}."""
     engine = ledger.engine
     day = _day(engine.dialect.name).label("day")
     keys = _keys(by, engine.dialect.name)
-    statement = select(day, *keys, func.sum(calls.c.cost_usd).label("cost")).group_by(day, *keys)
+    tokens = (calls.c.input_tokens + calls.c.output_tokens + calls.c.cache_read_tokens
+              + calls.c.cache_write_tokens)  # disjoint counts: their sum is every token
+    statement = select(
+        day, *keys, func.sum(calls.c.cost_usd).label("cost"),
+        func.coalesce(func.sum(tokens), 0).label("tokens"),
+        func.sum(case((calls.c.cost_usd.is_(None), 1), else_=0)).label("unpriced"),
+    ).group_by(day, *keys)
     if since is not None:
         statement = statement.where(calls.c.ts >= since)
-    costs: dict[str, dict[str, float]] = {}
+    totals: dict[str, dict[str, _Day]] = {}
     with engine.connect() as connection:
         for row in connection.execute(statement):
-            series = costs.setdefault(str(row.day), {})
             key = _key_text(by, row[1:1 + len(keys)])
-            series[key] = series.get(key, 0.0) + float(row.cost or 0)
-    return costs
+            total = totals.setdefault(str(row.day), {}).setdefault(key, _Day())
+            total.usd += float(row.cost or 0)
+            total.tokens += int(row.tokens)
+            total.unpriced += int(row.unpriced or 0)
+    return totals
 
 
 def _every_day(days: Sequence[str]) -> list[str]:
@@ -220,13 +240,22 @@ def _every_day(days: Sequence[str]) -> list[str]:
     return [(first + timedelta(n)).isoformat() for n in range((last - first).days + 1)]
 
 
-def plot_cost_per_day(ledger: Ledger, path: str | Path, since: date | datetime | None = None,
-                      by: GroupBy = "model") -> Path:
-    """Draw the priced cost per UTC day as bars stacked by ``by`` key; write a PNG to ``path``.
+def _free_title(by: str, unpriced: int) -> str:
+    """The title of the tokens chart drawn when no call cost anything."""
+    why = (f"no priced call cost anything ({unpriced:,} unpriced)" if unpriced
+           else "all calls were free")
+    return f"Tokens per day (UTC), by {by}: {why}"
+
+
+def cost_figure(ledger: Ledger, since: date | datetime | None = None,
+                by: GroupBy = "model") -> Figure:
+    """The chart :func:`plot_cost_per_day` draws, as a matplotlib ``Figure`` (Agg canvas).
 
     The :data:`PLOT_MAX_SERIES` most expensive keys get their own colour, the rest are
-    stacked as ``other``. Needs matplotlib (``pip install 'ragline[reports]'``); uses the
-    Agg renderer and leaves pyplot's global state alone. Returns the path written.
+    stacked as ``other``. When there are calls but none cost anything (local models are
+    $0), it shows their tokens per day instead, and its title says why. The value axis
+    starts at 0. Needs matplotlib (``pip install 'ragline[reports]'``); leaves pyplot's
+    global state alone.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -234,12 +263,15 @@ def plot_cost_per_day(ledger: Ledger, path: str | Path, since: date | datetime |
     except ImportError as error:
         raise ConfigError("plotting costs needs matplotlib: pip install 'ragline[reports]'"
                           ) from error
-    costs = _daily(ledger, _since(since), by)
+    daily = _daily(ledger, _since(since), by)
+    free = bool(daily) and not any(t.usd for series in daily.values() for t in series.values())
+    costs = {day: {key: float(t.tokens) if free else t.usd for key, t in series.items()}
+             for day, series in daily.items()}
     days = _every_day(sorted(costs))
     totals: dict[str, float] = {}
     for series in costs.values():
-        for key, usd in series.items():
-            totals[key] = totals.get(key, 0.0) + usd
+        for key, value in series.items():
+            totals[key] = totals.get(key, 0.0) + value
     ranked = sorted(totals, key=lambda k: (-totals[k], k))
     shown, rest = ranked[:PLOT_MAX_SERIES], ranked[PLOT_MAX_SERIES:]
     stacks = {key: [costs.get(day, {}).get(key, 0.0) for day in days] for key in shown}
@@ -254,16 +286,40 @@ def plot_cost_per_day(ledger: Ledger, path: str | Path, since: date | datetime |
     for key, values in stacks.items():
         axes.bar(days, values, bottom=bottom, label=key)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    axes.set_title(f"Cost per day (UTC), by {by}")
-    axes.set_ylabel("USD")
+    if free:
+        unpriced = sum(t.unpriced for series in daily.values() for t in series.values())
+        axes.set_title(_free_title(by, unpriced))
+        axes.set_ylabel("tokens")
+    else:
+        axes.set_title(f"Cost per day (UTC), by {by}")
+        axes.set_ylabel("USD")
+    axes.set_ylim(bottom=0)  # nothing here is ever negative
     axes.tick_params(axis="x", labelrotation=90)
     if stacks:
         handles, labels = axes.get_legend_handles_labels()  # top of the stack first
         axes.legend(handles[::-1], labels[::-1], fontsize="small", loc="upper left",
                     bbox_to_anchor=(1.0, 1.0))
     else:
+        axes.set_ylim(0, 1)
         axes.text(0.5, 0.5, "no calls recorded", ha="center", va="center",
                   transform=axes.transAxes)
+    return figure
+
+
+def plot_cost_per_day(ledger: Ledger, path: str | Path, since: date | datetime | None = None,
+                      by: GroupBy = "model") -> Path:
+    """Draw the priced cost per UTC day as bars stacked by ``by`` key; write a PNG to ``path``.
+
+    The chart is :func:`cost_figure`'s: tokens per day when no call cost anything.
+    Parent folders of ``path`` are created; a path that cannot be written raises
+    :class:`InvalidInput`. Returns the path written.
+    """
+    figure = cost_figure(ledger, since, by)
     target = Path(path)
-    figure.savefig(target, format="png")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(target, format="png")
+    except OSError as error:
+        raise InvalidInput(f"cannot write the cost plot to {target}: "
+                           f"{error.strerror or error}") from error
     return target

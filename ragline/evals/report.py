@@ -4,14 +4,21 @@ The page is rendered with jinja2 (autoescaped) from ``report.html.j2``. Each
 metric gets a histogram, drawn with matplotlib (the ``reports`` extra, imported
 only here) and embedded as a base64 PNG; without matplotlib the page has no
 plots. In the case table, ``details['unsupported_claims']`` are highlighted in
-red and ``details['broken_citations']`` in yellow. :func:`compare` (from
-:mod:`ragline.evals.compare`) gives paired per-metric deltas of two runs.
+red and ``details['broken_citations']`` in yellow. Each case shows its reference
+answer next to the answer, and the documents it retrieved (best first) next to the
+ones it should have: retrieved and expected in green, expected but missed in red.
+Paths are shown relative to the folder all of them share (the full id on hover).
+:func:`compare` (from :mod:`ragline.evals.compare`) gives paired per-metric deltas
+of two runs.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -54,6 +61,53 @@ def _plots(run: RunResult) -> dict[str, str]:
                                     if name in row.metrics]) for name in run.means}
 
 
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """A document id as the case table shows it."""
+
+    id: str
+    shown: str
+    expected: bool = False
+    rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CaseDocs:
+    """What a case retrieved (best first, each document once) and what it missed."""
+
+    retrieved: list[_Doc]
+    missed: list[_Doc]
+
+
+def _shortener(run: RunResult) -> Callable[[str], str]:
+    """Show path-like ids relative to the folder they all share; other ids as they are."""
+    paths = {doc for row in run.cases for doc in (*row.sources, *row.relevant_doc_ids)
+             if doc.startswith("/")}
+    if not paths:
+        return lambda doc: doc
+    root = posixpath.commonpath([posixpath.dirname(doc) for doc in paths])
+
+    def shown(doc: str) -> str:
+        return posixpath.relpath(doc, root) if doc in paths else doc
+
+    return shown
+
+
+def _case_docs(run: RunResult) -> dict[str, _CaseDocs]:
+    """Each case's retrieved and missed documents, by case id."""
+    shown = _shortener(run)
+    docs: dict[str, _CaseDocs] = {}
+    for row in run.cases:
+        expected = set(row.relevant_doc_ids)
+        first: dict[str, int] = {}
+        for rank, doc in enumerate(row.sources, start=1):
+            first.setdefault(doc, rank)
+        docs[row.id] = _CaseDocs(
+            [_Doc(doc, shown(doc), doc in expected, rank) for doc, rank in first.items()],
+            [_Doc(doc, shown(doc), True) for doc in row.relevant_doc_ids if doc not in first])
+    return docs
+
+
 def render_html(run: RunResult, *, plots: bool = True) -> str:
     """The report page of ``run`` as a string."""
     environment = jinja2.Environment(
@@ -61,7 +115,8 @@ def render_html(run: RunResult, *, plots: bool = True) -> str:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     counts = {name: sum(name in row.metrics for row in run.cases) for name in run.means}
     return environment.get_template("report.html.j2").render(
-        run=run, counts=counts, plots=_plots(run) if plots else {})
+        run=run, counts=counts, plots=_plots(run) if plots else {}, docs=_case_docs(run),
+        expectations=any(row.relevant_doc_ids for row in run.cases))
 
 
 def write_html(run: RunResult, path: Path | str, *, plots: bool = True) -> Path:

@@ -21,7 +21,9 @@ class CaseRow:
 
     ``cost_usd`` is what answering cost, ``judge_cost_usd`` what scoring cost (LLM judge
     calls; 0 with the offline judge or cached verdicts); each is None when a call had no
-    known price.
+    known price. ``sources`` are the retrieved chunks' document ids, best first;
+    ``reference_answer`` and ``relevant_doc_ids`` are the case's references (what a
+    low score is measured against).
     """
 
     id: str
@@ -34,6 +36,8 @@ class CaseRow:
     cost_usd: float | None = 0.0
     sources: list[str] = field(default_factory=list)
     judge_cost_usd: float | None = 0.0
+    reference_answer: str | None = None
+    relevant_doc_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict of every field."""

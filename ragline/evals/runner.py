@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -71,7 +72,8 @@ def _evaluate(case: EvalCase, answerer: Answerer, judge: Judge,
                    eval_ms=(time.perf_counter() - answered) * 1000,
                    cost_usd=answer.cost.total_usd,
                    sources=[source.chunk.doc_id for source in answer.sources],
-                   judge_cost_usd=spend.usd)
+                   judge_cost_usd=spend.usd, reference_answer=case.reference_answer,
+                   relevant_doc_ids=list(case.relevant_doc_ids))
 
 
 def _fingerprint(case: EvalCase, setup: str) -> str:
@@ -159,7 +161,9 @@ def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
                 future.result()
     finally:
         cached.close()
-    rows = [done[case.id] for case in suite.cases]
+    # the references come from the suite: rows checkpointed by an older version lack them
+    rows = [replace(done[case.id], reference_answer=case.reference_answer,
+                    relevant_doc_ids=list(case.relevant_doc_ids)) for case in suite.cases]
     return RunResult.of(suite=suite.name, config=recorded, judge=judge.name, rows=rows)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ragline.cost.ledger import CallRecord, Ledger
-from ragline.cost.report import ReportRow, cost_report, plot_cost_per_day
-from ragline.errors import ConfigError
+from ragline.cost.report import ReportRow, cost_figure, cost_report, plot_cost_per_day
+from ragline.errors import ConfigError, InvalidInput
 
 NEW_YORK = timezone(timedelta(hours=-5))
 
@@ -142,3 +142,36 @@ def test_the_chart_stacks_many_keys_and_handles_an_empty_ledger(ledger: Ledger,
     chart = plot_cost_per_day(ledger, tmp_path / "many.png", since=date(2026, 11, 21),
                               by="route")
     assert chart.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_an_all_free_ledger_charts_tokens_on_an_axis_from_zero(ledger: Ledger) -> None:
+    ledger.record_many([
+        row(at(24, 10), "acme", "q1", "embed", "local", "all-MiniLM-L6-v2", None, (12, 0, 0, 0),
+            "0"),
+        row(at(25, 10), "acme", "q2", "generate", "local", "SmolLM2-135M-Instruct", None,
+            (300, 40, 0, 0), "0"),
+    ])
+    axes = cost_figure(ledger).axes[0]
+    assert "all calls were free" in axes.get_title() and axes.get_ylabel() == "tokens"
+    assert axes.get_ylim()[0] == 0 and axes.get_ylim()[1] >= 340
+    assert sorted(bar.get_height() for bar in axes.patches) == [0, 0, 12, 340]
+
+    ledger.record(row(at(25, 11), "acme", "q3", "judge", "local", "house-judge", None,
+                      (50, 5, 0, 0), None, None))
+    title = cost_figure(ledger).axes[0].get_title()
+    assert "no priced call cost anything (1 unpriced)" in title  # unpriced is not free
+
+
+def test_the_dollar_axis_starts_at_zero(filled: Ledger) -> None:
+    axes = cost_figure(filled, by="tenant").axes[0]
+    assert axes.get_ylabel() == "USD" and axes.get_title().startswith("Cost per day")
+    assert axes.get_ylim()[0] == 0
+
+
+def test_the_chart_goes_into_a_new_folder_or_fails_in_one_line(filled: Ledger,
+                                                               tmp_path: Path) -> None:
+    written = plot_cost_per_day(filled, tmp_path / "new" / "folder" / "cost.png")
+    assert written.read_bytes().startswith(PNG_SIGNATURE)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(InvalidInput, match=r"cannot write the cost plot to .*taken"):
+        plot_cost_per_day(filled, tmp_path / "taken" / "cost.png")
