@@ -4,24 +4,23 @@ Mounted in :mod:`ragline.cli` as the ``eval`` sub-app; also runnable alone as
 ``python -m ragline.cli_eval``. It is the one place that wires
 :class:`~ragline.app.pipeline.RAGPipeline` into the eval runner. Exit status:
 0 on success, 1 when a ``--fail-under`` or ``--baseline`` gate fails, 2 on a
-user error (any :class:`~ragline.errors.RagLineError`).
+user error (any :class:`~ragline.errors.RagLineError`, through
+:func:`~ragline.cli_common.user_errors`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ragline.app.pipeline import RAGPipeline
-from ragline.config import load_settings
+from ragline.cli_common import err, out, settings_from, user_errors
 from ragline.cost.metered import CostMeter
-from ragline.errors import InvalidInput, RagLineError
+from ragline.errors import InvalidInput
 from ragline.evals.case_metrics import standard_metrics
 from ragline.evals.compare import compare
 from ragline.evals.gates import check_gates, parse_thresholds
@@ -35,8 +34,6 @@ from ragline.verify.types import Judge
 
 eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Evaluate answers and retrieval on a suite of questions.")
-out = Console()
-err = Console(stderr=True)
 
 
 def _judge(spec: str, *, meter: CostMeter) -> Judge:
@@ -70,6 +67,7 @@ def _means_table(run: RunResult) -> Table:
 
 
 @eval_app.command("run")
+@user_errors
 def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl).")],
         judge: Annotated[str, typer.Option(
             help="offline, or provider:model for an LLM judge.")] = "offline",
@@ -93,33 +91,27 @@ def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl)
 
     A rerun with the same --out resumes and reuses the judge's cached answers.
     """
-    try:
-        thresholds = parse_thresholds(fail_under) if fail_under else {}
-        loaded = load_suite(suite)
-        config_path = config or loaded.config
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TQDM_DISABLE", "1")  # model loaders' own progress bars
-        settings = load_settings(config_path)
-        target = out_path or Path("runs") / f"{loaded.name}.json"
-        embedder = embedder_from_settings(settings.embedder)
-        with RAGPipeline.from_settings(settings, collection=collection) as pipeline:
-            chosen = _judge(judge, meter=pipeline.meter)
-            writer = chosen.generate_questions if isinstance(chosen, LLMJudge) else None
-            result = run_suite(
-                loaded, pipeline, chosen,
-                metrics=standard_metrics(embedder=embedder, k=k, question_writer=writer),
-                run_dir=target.with_suffix(""), concurrency=concurrency, progress=True,
-                config=None if config_path is None else str(config_path),
-                setup=json.dumps([settings.model_dump(mode="json"), collection],
-                                 sort_keys=True))
-        result.save(target)
-        if html is not None:
-            write_html(result, html)
-        gate = check_gates(result, thresholds,
-                           baseline=None if baseline is None else RunResult.load(baseline))
-    except RagLineError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+    thresholds = parse_thresholds(fail_under) if fail_under else {}
+    loaded = load_suite(suite)
+    config_path = config or loaded.config
+    settings = settings_from(config_path)
+    target = out_path or Path("runs") / f"{loaded.name}.json"
+    embedder = embedder_from_settings(settings.embedder)
+    with RAGPipeline.from_settings(settings, collection=collection) as pipeline:
+        chosen = _judge(judge, meter=pipeline.meter)
+        writer = chosen.generate_questions if isinstance(chosen, LLMJudge) else None
+        result = run_suite(
+            loaded, pipeline, chosen,
+            metrics=standard_metrics(embedder=embedder, k=k, question_writer=writer),
+            run_dir=target.with_suffix(""), concurrency=concurrency, progress=True,
+            config=None if config_path is None else str(config_path),
+            setup=json.dumps([settings.model_dump(mode="json"), collection],
+                             sort_keys=True))
+    result.save(target)
+    if html is not None:
+        write_html(result, html)
+    gate = check_gates(result, thresholds,
+                       baseline=None if baseline is None else RunResult.load(baseline))
     out.print(_means_table(result))
     out.print(f"cost: answering {_usd(result.total_cost_usd)}, "
               f"judge {_usd(result.total_judge_cost_usd)}", highlight=False)
@@ -132,15 +124,12 @@ def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl)
 
 
 @eval_app.command("compare")
+@user_errors
 def compare_runs(a: Annotated[Path, typer.Argument(help="Earlier run JSON.")],
                  b: Annotated[Path, typer.Argument(help="Later run JSON.")],
                  seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0) -> None:
     """Per-metric change from run A to run B, with paired bootstrap 95 % intervals."""
-    try:
-        deltas = compare(RunResult.load(a), RunResult.load(b), seed=seed)
-    except RagLineError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+    deltas = compare(RunResult.load(a), RunResult.load(b), seed=seed)
     table = Table(title=f"{a.name} -> {b.name}")
     for column in ("metric", "A", "B", "delta", "95% CI", "cases"):
         table.add_column(column, justify="left" if column == "metric" else "right")

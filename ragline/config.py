@@ -9,6 +9,9 @@ section forbids unknown keys, so a misspelt key fails at start-up with a
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,10 +25,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
 from ragline.errors import ConfigError
+from ragline.redact import redact, register_secret
 
+log = logging.getLogger(__name__)
 _PACKAGED_DEFAULTS = Path(__file__).parent / "_configs" / "default.yaml"
 _SOURCE_DEFAULTS = Path(__file__).parent.parent / "configs" / "default.yaml"
 
@@ -346,6 +357,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"config file {path} cannot be read: {reason}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if data is None:
@@ -366,16 +380,27 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+_SECRET_KEY = re.compile(r"(?:^|_)(?:api_key|password|secret|token)$")
+
+
 def _describe(error: ValidationError, source: str) -> str:
+    """The message of a failed validation: one line per bad key, never a secret's value
+    (a secret key's input is described by its type only; the rest is redacted)."""
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        variable = variable_of(item["loc"], os.environ)
+        if variable is not None:
+            key = f"{key} ({variable})"
         if item["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key")
         elif item["type"] == "missing":
             lines.append(f"  {key}: required key is missing")
+        elif any(_SECRET_KEY.search(str(part)) for part in item["loc"]):
+            got = type(item.get("input")).__name__
+            lines.append(f"  {key}: {item['msg']} (got a {got}; secret values are not shown)")
         else:
-            lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
+            lines.append(f"  {key}: {item['msg']} (got {redact(repr(item.get('input')))})")
     return f"invalid configuration ({source}):\n" + "\n".join(lines)
 
 
@@ -392,7 +417,21 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         data = _deep_merge(data, _read_yaml(config_file))
         sources.append(str(config_file))
     data = _deep_merge(data, overrides)
+    for name, close in unknown_variables(os.environ, setting_variables(Settings)):
+        log.warning("%s matches no setting and is ignored%s", name,
+                    f"; did you mean {close}?" if close else "")
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, " + ".join(sources) + " + RAGLINE_* env")) from exc
+        raise ConfigError(_describe(exc, " + ".join(sources) + " + RAGLINE_* env")) from None
+    except SettingsError as exc:  # a section or list variable that is not JSON
+        section = re.search(r'field "(\w+)"', str(exc))
+        names = variables_under(section.group(1), os.environ) if section else []
+        raise ConfigError(
+            f"environment variable {' / '.join(names) or 'RAGLINE_*'} cannot be read: a "
+            "section or a list set from the environment must be JSON, e.g. "
+            "RAGLINE_ROUTING__FALLBACK='[\"large\"]'; or set one key at a time, e.g. "
+            "RAGLINE_RETRIEVAL__K=8") from None
+    register_secret(settings.generation.api_key)  # masked in every message from now on
+    register_secret(settings.index.api_key)
+    return settings

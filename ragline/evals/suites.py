@@ -139,7 +139,9 @@ def load_suite(path: Path | str) -> Suite:
     """Read a ``.yaml``/``.yml`` or ``.jsonl`` suite; raises :class:`SuiteError` when invalid."""
     path = Path(path)
     if not path.is_file():
-        raise SuiteError(f"suite file {path} does not exist")
+        raise SuiteError(f"suite file {path} " + ("is a folder; give the suite's .yaml or "
+                                                   ".jsonl file" if path.is_dir()
+                                                   else "does not exist"))
     if path.suffix == ".jsonl":
         return _load_jsonl(path)
     if path.suffix not in (".yaml", ".yml"):
