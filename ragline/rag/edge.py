@@ -15,7 +15,9 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from ragline.rag import edge_shards
 from ragline.rag.bm25 import SparseVector
+from ragline.rag.pending import split_filters
 from ragline.rag.transport import (
     ROUGH_HNSW_EF,
     Filters,
@@ -32,15 +34,25 @@ _SCROLL_PAGE = 1024
 
 
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
-    """Translate ``{payload_key: value | [values]}`` into an Edge filter (all must match)."""
+    """Translate ``{payload_key: value | [values]}`` into an Edge filter (all must match).
+
+    A key starting with ``!`` (:data:`ragline.rag.pending.NOT`) must not match.
+    """
     if not filters:
         return None
+    must, must_not = split_filters(filters)
+    return qe.Filter(must=_edge_conditions(must) or None,
+                     must_not=_edge_conditions(must_not) or None)
+
+
+def _edge_conditions(filters: Filters) -> list[Any]:
+    """One Edge field condition per key: the value, or any of a list of values."""
     conditions: list[Any] = []
     for key, value in filters.items():
         match: Any = (qe.MatchValue(value) if isinstance(value, str | int | bool)
                       else qe.MatchAny(list[Any](value)))
         conditions.append(qe.FieldCondition(key=key, match=match))
-    return qe.Filter(must=conditions)
+    return conditions
 
 
 def _fused(fusion: Fusion) -> Any:
@@ -70,10 +82,11 @@ class EdgeTransport:
     """
 
     def __init__(self, directory: Path, *, quantize: bool = True,
-                 names: VectorNames = VectorNames()) -> None:
+                 names: VectorNames = VectorNames(), lock_wait_s: float = 10.0) -> None:
         self.directory = directory
         self.quantize = quantize
         self.names = names
+        self.lock_wait_s = lock_wait_s
         self.where = str(directory.parent)
         self._shard: qe.EdgeShard | None = None
 
@@ -83,9 +96,14 @@ class EdgeTransport:
 
     @property
     def shard(self) -> qe.EdgeShard:
-        """The open shard, loaded from disk on first use."""
+        """The open shard, loaded on first use and shared with this process's other users.
+
+        Raises :class:`~ragline.errors.IndexBusy` when another process holds it
+        for longer than ``lock_wait_s``.
+        """
         if self._shard is None:
-            self._shard = qe.EdgeShard.load(str(self.directory / "shard"))
+            self._shard = edge_shards.acquire(self.directory, name=self.directory.name,
+                                              wait_s=self.lock_wait_s)
         return self._shard
 
     def exists(self) -> bool:
@@ -110,7 +128,10 @@ class EdgeTransport:
             quantization_config=quantization,
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._shard = qe.EdgeShard.create(str(self.directory / "shard"), config)
+        self.close()
+        self._shard = edge_shards.acquire(
+            self.directory, name=self.directory.name, wait_s=self.lock_wait_s,
+            create=lambda path: qe.EdgeShard.create(path, config))
         self._shard.update(qe.UpdateOperation.create_field_index(
             "doc_id", qe.PayloadSchemaType.Keyword))
         self.write_meta(meta)
@@ -221,9 +242,8 @@ class EdgeTransport:
         self.shard.optimize()
 
     def close(self) -> None:
-        """Flush pending writes and release the shard."""
+        """Flush pending writes and release the shard (closed when no one else here uses it)."""
         if self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
             self._shard = None
+            edge_shards.release(self.directory)
 

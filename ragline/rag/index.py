@@ -35,6 +35,7 @@ from ragline.config import Settings
 from ragline.errors import CollectionNotFound, ConfigError, ForeignCollection, InvalidInput
 from ragline.protocols import Embedder, Vectors
 from ragline.rag.bm25 import Bm25Encoder
+from ragline.rag.pending import search_filters, with_pending
 from ragline.rag.transport import (
     DENSE,
     SPARSE,
@@ -68,6 +69,12 @@ class PayloadKeys:
 def _is_foreign(meta: dict[str, Any]) -> bool:
     """Whether collection metadata lacks ragline's own (every ragline collection has a format)."""
     return "format" not in meta
+
+
+def _older_tokenizer(stored: Any, current: dict[str, Any]) -> bool:
+    """Whether a stored BM25 identity differs from ``current`` only in its (older) tokeniser."""
+    return (isinstance(stored, dict) and stored.get("tokenizer") != current["tokenizer"]
+            and {**stored, "tokenizer": current["tokenizer"]} == current)
 
 
 def _layout(names: VectorNames, keys: PayloadKeys) -> dict[str, Any]:
@@ -148,7 +155,8 @@ class QdrantIndex:
             from ragline.rag.edge import EdgeTransport
 
             transport = EdgeTransport(Path(settings.home) / "collections" / name,
-                                      quantize=ix.quantization == "int8", names=names)
+                                      quantize=ix.quantization == "int8", names=names,
+                                      lock_wait_s=ix.lock_wait_s)
         else:
             from ragline.rag.server import ClientTransport
 
@@ -186,7 +194,7 @@ class QdrantIndex:
     def bm25_identity(self) -> dict[str, Any]:
         """The BM25 settings this index encodes with, as stored in collection metadata."""
         b = self._bm25_base
-        return {"language": b.language, "k1": b.k1, "b": b.b}
+        return {"language": b.language, "k1": b.k1, "b": b.b, "tokenizer": b.tokenizer}
 
     def layout(self) -> dict[str, Any]:
         """Vector names and payload keys this index uses, as stored in collection metadata."""
@@ -208,7 +216,8 @@ class QdrantIndex:
         """The collection's metadata, read once and then kept (``fresh`` re-reads it).
 
         The first read checks the collection matches this index's models and
-        layout and repairs an interrupted write; a foreign collection has no
+        layout, repairs an interrupted write and re-encodes BM25 vectors that an
+        older tokeniser (``Bm25Encoder.tokenizer``) made; a foreign collection has no
         metadata to check. Writers re-read it, so statistics written by another
         process are not lost.
         """
@@ -223,7 +232,8 @@ class QdrantIndex:
                     f"embedder.model: collection {self.name!r} was built with "
                     f"{meta.get('embedder')!r} but the configuration says {self.embedder_name!r}; "
                     "use the same model or ingest into a new collection")
-            if meta.get("bm25") != self.bm25_identity():
+            older = _older_tokenizer(meta.get("bm25"), self.bm25_identity())
+            if meta.get("bm25") != self.bm25_identity() and not older:
                 raise ConfigError(
                     f"index.bm25: collection {self.name!r} was built with {meta.get('bm25')} "
                     f"but the configuration says {self.bm25_identity()}; "
@@ -235,7 +245,9 @@ class QdrantIndex:
                     f"but the configuration says {self.layout()}; use the same "
                     "index.dense_vector, sparse_vector, text_key and metadata_key, "
                     "or ingest into a new collection")
-            if meta.get("dirty"):
+            if older:  # an older BM25 tokeniser: rebuilt here, as one repair
+                meta = self._retokenize(meta)
+            elif meta.get("dirty"):
                 meta = self._repair(meta)
         self._cached_meta = meta
         return meta
@@ -282,6 +294,16 @@ class QdrantIndex:
                 batch = []
         self.transport.set_sparse(batch)
 
+    def _retokenize(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Re-measure and re-encode every chunk with this BM25 tokeniser; nothing is re-embedded."""
+        self._write_meta({**meta, "dirty": True})  # an interrupted run starts again on next open
+        text = self.payload_keys.text
+        for page in self.transport.points(_WRITE_BATCH):
+            self.transport.upsert([StoredPoint(p.id, p.dense, p.sparse, {
+                **p.payload, "bm25_len": self._bm25_base.length(str(p.payload.get(text, "")))})
+                for p in page])
+        return self._repair({**meta, "bm25": self.bm25_identity()})  # new mean, new vectors
+
     def _repair(self, meta: dict[str, Any]) -> dict[str, Any]:
         total = points = 0
         for _, payload in self.transport.scroll(None, ["bm25_len"]):
@@ -318,7 +340,9 @@ class QdrantIndex:
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Vectors | None = None, *,
                on_progress: Callable[[int], None] | None = None,
-               batch_size: int = _EMBED_WINDOW, queue_depth: int = 2) -> int:
+               batch_size: int = _EMBED_WINDOW, queue_depth: int = 2,
+               on_written: Callable[[list[Chunk]], None] | None = None,
+               pending: AbstractSet[str] = frozenset()) -> int:
         """Embed (unless ``vectors`` are given) and store chunks; returns how many were written.
 
         Chunks with an id already stored are replaced. Chunks are embedded
@@ -326,7 +350,10 @@ class QdrantIndex:
         BM25-encodes and writes the batches already embedded (at most
         ``queue_depth`` wait for it), so memory stays at a few batches.
         ``on_progress`` is called, from the writer thread, with the number of
-        chunks written after each batch. An error on either side stops both
+        chunks written after each batch, and ``on_written`` with those chunks.
+        ``pending`` documents are marked pending (hidden from search, see
+        :mod:`ragline.rag.pending`) before any point is written; the caller
+        clears them. An error on either side stops both
         and propagates; the collection is then marked dirty and repaired on
         its next use, and chunks already written stay stored. Raises
         :class:`~ragline.errors.ForeignCollection` for a collection ragline did not create.
@@ -348,7 +375,8 @@ class QdrantIndex:
         previous = self.transport.payloads(ids, ["bm25_len"])
         total = (meta["total_len"] + sum(lengths)
                  - sum(int(p.get("bm25_len", 0)) for p in previous.values()))
-        meta = self._restat(meta, total, meta["points"] + len(chunks) - len(previous),
+        meta = self._restat(with_pending(meta, pending), total,
+                            meta["points"] + len(chunks) - len(previous),
                             keep=set(ids))
         encoder = self._encoder(meta)
         # Embed in windows of similar length: the model pads each batch to its longest text.
@@ -367,6 +395,8 @@ class QdrantIndex:
                 for j, i in enumerate(window)])
             if on_progress is not None:
                 on_progress(len(window))
+            if on_written is not None:
+                on_written([chunks[i] for i in window])
 
         try:
             write_behind(embedded(), write, depth=queue_depth)
@@ -448,7 +478,8 @@ class QdrantIndex:
     def _specs(self, query: str, k: int, filters: Filters | None, mode: SearchMode,
                dense: Vectors | None, explain: bool) -> list[QuerySpec]:
         meta = self._meta()
-        flt = {self._filter_key(key, meta): v for key, v in (filters or {}).items()} or None
+        flt = search_filters({self._filter_key(key, meta): v for key, v in
+                              (filters or {}).items()} or None, meta)
         dense_list = None
         if mode in ("dense", "hybrid"):
             vec = dense if dense is not None else self.embedder.embed_query(query)

@@ -7,18 +7,31 @@ the same file replaces its chunks. Every document's metadata holds ``source``
 of ``[start_char, end_char, page_number]`` that :func:`page_at` reads.
 
 Text files must be UTF-8 (a byte-order mark is allowed); line endings are
-normalised to ``\\n``. A file that cannot be read, decoded or parsed, or that
-holds no text, raises :class:`~ragline.errors.DocumentLoadError` with the reason;
-:func:`load_documents` collects those reasons instead of stopping.
+normalised to ``\\n``. Only regular files are read (a symbolic link to one is
+followed): a broken link, a link loop, a named pipe, a device or a socket is
+refused before it is opened for reading, so none of them can hang or exhaust
+memory, and a file larger than ``max_file_mb`` is refused by its size. A file
+that cannot be read, decoded or parsed, or that holds no text, raises
+:class:`~ragline.errors.DocumentLoadError` with the reason; :func:`load_documents`
+collects those reasons instead of stopping. pypdf's own log lines and warnings
+about a damaged PDF are kept off stderr while ragline parses it: the reason
+says what went wrong.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import logging
+import os
 import re
+import stat
+import threading
+import warnings
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +41,7 @@ from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString
 
 from ragline.errors import DocumentLoadError, InvalidInput
+from ragline.text import nfc
 from ragline.types import Document
 
 _FORMATS: dict[str, str] = {
@@ -52,6 +66,13 @@ _HTML_BLOCKS = (
 )
 _HTML_CELLS = ("td", "th")
 _BLANK_LINES = re.compile(r"\n\s*\n")
+_MB = 1024 * 1024
+_READ_CHUNK = 1 << 20
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_PYPDF_QUIET = threading.Lock()
+_pypdf_quiet_depth = 0
+_pypdf_level = logging.NOTSET
 
 
 @dataclass(slots=True)
@@ -62,18 +83,20 @@ class LoadReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, *, max_file_mb: float | None = None) -> Document:
     """Load one supported file as a :class:`Document` (see the module docstring for metadata).
 
-    Raises :class:`DocumentLoadError` for an unsupported extension, a file that
-    cannot be read, binary or non-UTF-8 text, a corrupt PDF, or no text at all.
+    Raises :class:`DocumentLoadError` for an unsupported extension, a path that
+    is not a regular file (broken link, link loop, pipe, device, socket), a file
+    over ``max_file_mb`` megabytes (None: no limit), a file that cannot be read,
+    binary or non-UTF-8 text, a corrupt PDF, or no text at all.
     """
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         shown = f"'{path.suffix}'" if path.suffix else "(no extension)"
         supported = ", ".join(SUPPORTED_EXTENSIONS)
         raise DocumentLoadError(str(path), f"unsupported file type {shown}; supported: {supported}")
-    raw = _read_bytes(path)
+    raw = _read_bytes(path, max_file_mb)
     extra: dict[str, Any] = {}
     if fmt == "pdf":
         text, title = _pdf_text(path, raw, extra)
@@ -104,24 +127,27 @@ def iter_files(paths: Sequence[Path],
     with a supported extension and skipping hidden entries (names starting with
     ``.``) and symbolic links to directories. A file named explicitly is yielded
     whatever its extension, so :func:`load_document` can say why it is not
-    supported. Raises :class:`InvalidInput` for a path that does not exist, and
+    supported. Links are not opened here: a broken link or a link loop is
+    yielded like a file, for :func:`load_document` to refuse with its reason.
+    Raises :class:`InvalidInput` for a path that does not exist, and
     :class:`DocumentLoadError` for a directory that cannot be listed unless
     ``unlistable`` is given: then ``(directory, reason)`` is appended there.
     """
     return _files(paths, unlistable)
 
 
-def load_documents(paths: Sequence[Path]) -> LoadReport:
+def load_documents(paths: Sequence[Path], *, max_file_mb: float | None = None) -> LoadReport:
     """Load every file :func:`iter_files` finds under ``paths``.
 
     Files that cannot be loaded (and directories that cannot be listed) are
     listed in ``LoadReport.skipped`` with the reason and never stop the run;
     only a path that does not exist raises :class:`InvalidInput`.
+    ``max_file_mb`` is passed to :func:`load_document`.
     """
     report = LoadReport()
     for path in iter_files(paths, report.skipped):
         try:
-            report.documents.append(load_document(path))
+            report.documents.append(load_document(path, max_file_mb=max_file_mb))
         except DocumentLoadError as exc:
             report.skipped.append((exc.path, exc.reason))
     return report
@@ -148,7 +174,10 @@ def _files(paths: Sequence[Path], unlistable: list[tuple[str, str]] | None) -> I
     seen: set[Path] = set()
     for path in paths:
         for file in _walk(path, unlistable) if path.is_dir() else iter([path]):
-            key = file.resolve()
+            try:
+                key = file.resolve()
+            except (OSError, RuntimeError):  # a link loop: load_document says so
+                key = file.absolute()
             if key not in seen:
                 seen.add(key)
                 yield file
@@ -173,16 +202,55 @@ def _walk(directory: Path, unlistable: list[tuple[str, str]] | None) -> Iterator
             yield entry
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, max_file_mb: float | None) -> bytes:
+    """The bytes of ``path`` if it is a regular file within ``max_file_mb``.
+
+    The file is checked with ``stat`` before it is opened (opening a FIFO for
+    reading blocks until a writer comes), opened non-blocking, checked again on
+    the open descriptor, and read no further than the limit, so a file that is
+    replaced or grows meanwhile cannot hang the read or exhaust memory.
+    """
     try:
-        return path.read_bytes()
+        _check_regular(path, os.stat(path), max_file_mb)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            _check_regular(path, os.fstat(handle.fileno()), max_file_mb)
+            parts: list[bytes] = []
+            size = 0
+            while part := handle.read(_READ_CHUNK):
+                parts.append(part)
+                size += len(part)
+                if max_file_mb is not None and size > max_file_mb * _MB:
+                    raise DocumentLoadError(str(path), _too_big(size, max_file_mb, "grew to"))
+            return b"".join(parts)
     except FileNotFoundError as exc:
         if path.is_symlink():
             raise DocumentLoadError(str(path), "broken symbolic link: its target does not exist"
                                     ) from exc
         raise DocumentLoadError(str(path), "file not found") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DocumentLoadError(str(path), "symbolic link loop: following its links leads "
+                                    "back to itself, never to a file") from exc
         raise DocumentLoadError(str(path), f"cannot read file: {_os_reason(exc)}") from exc
+
+
+def _check_regular(path: Path, status: os.stat_result, max_file_mb: float | None) -> None:
+    """Raise DocumentLoadError unless ``status`` is a regular file within ``max_file_mb``."""
+    if stat.S_ISDIR(status.st_mode):
+        raise DocumentLoadError(str(path), "cannot read file: it is a directory, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(status.st_mode)),
+                    "a special file")
+        raise DocumentLoadError(str(path), f"not a regular file: it is {kind}; "
+                                "only regular files (or links to them) are read")
+    if max_file_mb is not None and status.st_size > max_file_mb * _MB:
+        raise DocumentLoadError(str(path), _too_big(status.st_size, max_file_mb, "is"))
+
+
+def _too_big(size: int, max_file_mb: float, verb: str) -> str:
+    return (f"file {verb} {size / _MB:.1f} MB, over ingest.max_file_mb ({max_file_mb:g} MB); "
+            "raise ingest.max_file_mb in a --config file to index it")
 
 
 def _os_reason(exc: OSError) -> str:
@@ -209,7 +277,8 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Line endings as ``\n`` and the text in Unicode NFC (as BM25 and queries see it)."""
+    return nfc(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _first_line(text: str) -> str:
@@ -243,7 +312,7 @@ def _html_text(markup: str) -> tuple[str, str | None]:
         tag.insert_after("\n\n")
     for tag in soup.find_all(_HTML_CELLS):
         tag.insert_after(" ")
-    return _paragraphs(soup.get_text()), title
+    return _paragraphs(nfc(soup.get_text())), title
 
 
 def _html_title(soup: BeautifulSoup) -> str | None:
@@ -269,13 +338,14 @@ def _paragraphs(text: str) -> str:
 def _pdf_text(path: Path, raw: bytes, extra: dict[str, Any]) -> tuple[str, str | None]:
     """Return a PDF's text (pages joined by blank lines) and title; set ``extra['pages']``."""
     try:
-        reader = pypdf.PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentLoadError(str(path), "not a readable PDF: it is encrypted")
-        page_texts = [_normalise_newlines(page.extract_text() or "").strip()
-                      for page in reader.pages]
-        info = reader.metadata
-        title = info.title if info is not None else None
+        with _quiet_pypdf():
+            reader = pypdf.PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise DocumentLoadError(str(path), "not a readable PDF: it is encrypted")
+            page_texts = [_normalise_newlines(page.extract_text() or "").strip()
+                          for page in reader.pages]
+            info = reader.metadata
+            title = info.title if info is not None else None
     except DocumentLoadError:
         raise
     except Exception as exc:  # pypdf raises many types (PdfReadError, ValueError, KeyError...)
@@ -294,3 +364,30 @@ def _pdf_text(path: Path, raw: bytes, extra: dict[str, Any]) -> tuple[str, str |
     extra["pages"] = pages
     clean_title = " ".join(title.split()) if isinstance(title, str) else ""
     return "\n\n".join(parts), clean_title or None
+
+
+@contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    """Silence pypdf's log records and warnings while ragline parses a PDF.
+
+    Only the ``pypdf`` logger is touched (its level is raised above CRITICAL and put
+    back afterwards; nested or concurrent uses share one change) and only
+    warnings raised inside the block are dropped: ragline's own reason for
+    refusing the file says what went wrong.
+    """
+    global _pypdf_quiet_depth, _pypdf_level
+    logger = logging.getLogger("pypdf")
+    with _PYPDF_QUIET:
+        if _pypdf_quiet_depth == 0:
+            _pypdf_level = logger.level
+            logger.setLevel(logging.CRITICAL + 1)
+        _pypdf_quiet_depth += 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        with _PYPDF_QUIET:
+            _pypdf_quiet_depth -= 1
+            if _pypdf_quiet_depth == 0:
+                logger.setLevel(_pypdf_level)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragline.errors import ConfigError
 from ragline.rag.bm25 import SparseVector
+from ragline.rag.pending import split_filters
 from ragline.rag.transport import (
     ROUGH_HNSW_EF,
     Filters,
@@ -54,6 +55,18 @@ def _fused(fusion: Fusion) -> Any:
         defaults={"$score[0]": 0.0, "$score[1]": 0.0})
 
 
+def _client_conditions(filters: Filters) -> list[Any]:
+    """One qdrant-client field condition per key: the value, or any of a list of values."""
+    from qdrant_client import models
+
+    conditions: list[Any] = []
+    for key, value in filters.items():
+        match: Any = (models.MatchValue(value=value) if isinstance(value, str | int | bool)
+                      else models.MatchAny(any=list[Any](value)))
+        conditions.append(models.FieldCondition(key=key, match=match))
+    return conditions
+
+
 class ClientTransport:
     """A :class:`~ragline.rag.transport.Transport` over qdrant-client.
 
@@ -71,16 +84,14 @@ class ClientTransport:
         self.where = f"Qdrant at {_describe(client)}"
 
     def _filter(self, filters: Filters | None) -> models.Filter | None:
+        """``{payload_key: value | [values]}`` as a filter; a ``!key`` must not match."""
         from qdrant_client import models
 
         if not filters:
             return None
-        conditions: list[Any] = []
-        for key, value in filters.items():
-            match: Any = (models.MatchValue(value=value) if isinstance(value, str | int | bool)
-                          else models.MatchAny(any=list[Any](value)))
-            conditions.append(models.FieldCondition(key=key, match=match))
-        return models.Filter(must=conditions)
+        must, must_not = split_filters(filters)
+        return models.Filter(must=_client_conditions(must) or None,
+                             must_not=_client_conditions(must_not) or None)
 
     def exists(self) -> bool:
         """Whether the collection exists on the server."""

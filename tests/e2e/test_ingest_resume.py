@@ -94,6 +94,7 @@ def test_a_killed_ingest_resumes_to_the_state_of_a_clean_run(tmp_path: Path) -> 
     written, total = kill_after_some_writes(config, corpus, tmp_path / "killed.log")
     meta = json.loads((tmp_path / "home" / "collections" / "default" / "meta.json").read_text())
     assert meta["dirty"] is True  # the kill interrupted a write
+    assert len(meta["pending"]) == 24  # and every document it was writing is hidden
 
     resumed = subprocess.run(
         [sys.executable, "-m", "ragline", "ingest", str(corpus), "--config", str(config),
@@ -114,10 +115,10 @@ def test_a_killed_ingest_resumes_to_the_state_of_a_clean_run(tmp_path: Path) -> 
             assert index.doc_ids() == clean.doc_ids()
             for doc_id in clean.doc_ids():
                 assert index.chunk_ids(doc_id) == clean.chunk_ids(doc_id)
-            fields = ("points", "total_len", "avg_len", "dirty")
+            fields = ("points", "total_len", "avg_len", "dirty", "pending")
             got, expected = index.metadata(), clean.metadata()
             assert {f: got[f] for f in fields} == {f: expected[f] for f in fields}
-            assert got["dirty"] is False
+            assert (got["dirty"], got["pending"]) == (False, [])
             query = "which box holds item23x7"
             hit = index.search(query, k=1)[0]
             assert hit.chunk.id == clean.search(query, k=1)[0].chunk.id
