@@ -9,36 +9,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
-from rich import box
 from rich.table import Table
 
+from ragline.app.notices import reranking_fact
 from ragline.app.pipeline import RAGPipeline
-from ragline.cli_common import ConfigOption, err, out, progress_bar, settings_from, user_errors
+from ragline.cli_common import (
+    ConfigOption,
+    err,
+    out,
+    progress_bar,
+    set_debug,
+    settings_from,
+    user_errors,
+)
+from ragline.cli_costs import costs
 from ragline.cli_eval import eval_app
 from ragline.cli_index import index_app
 from ragline.cli_route import route_app
-from ragline.cost.ledger import Ledger
-from ragline.cost.prices import PriceCatalogue
-from ragline.cost.report import (
-    GroupBy,
-    ReportRow,
-    RoutingSaving,
-    cost_report,
-    plot_cost_per_day,
-    routing_saving,
-)
-from ragline.errors import InvalidInput
-from ragline.rag.ingest import IngestReport
+from ragline.errors import CollectionNotFound, InvalidInput
+from ragline.rag.ingest import IngestInterrupted, IngestReport
 from ragline.types import Answer, QueryCost, ScoredChunk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="ragline: cited answers over your documents, offline by default.")
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error, not only its message.")] = False,
+             ) -> None:
+    set_debug(debug)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -150,6 +156,34 @@ def _print_report(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/yellow] {_shown_path(path)}: {reason}", highlight=False)
 
 
+def _large_file(doc_id: str, written: int, planned: int) -> None:
+    """A large file's own progress: one line per tenth of its chunks written."""
+    err.print(f"{_shown_path(doc_id)}: {written:,} of {planned:,} chunks written",
+              highlight=False, markup=False)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """On Ctrl-C: say what the ingest completed and how to resume, then exit with status 130."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        report = exc.report if isinstance(exc, IngestInterrupted) else None
+        if report is None or not report.files:  # before (or after) ingest_paths knew
+            err.print("interrupted; run the same command again to ingest (chunks already "
+                      "written are not embedded again)", highlight=False)
+        else:
+            err.print(f"interrupted: {report.complete_documents} of {report.files} documents "
+                      f"complete, {report.chunks_added:,} of {report.chunks_planned:,} chunks "
+                      "written", highlight=False)
+            for doc_id in report.partial:
+                err.print(f"  partly written, not searchable until finished: "
+                          f"{_shown_path(doc_id)}", highlight=False, markup=False)
+            err.print("Run the same command again to resume: chunks already written are "
+                      "not embedded again.", highlight=False)
+        raise typer.Exit(130) from None
+
+
 @app.command()
 @user_errors
 def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
@@ -166,11 +200,11 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
 
     An interrupted run is resumed by running the same command again.
     """
-    with RAGPipeline.from_settings(settings_from(config), collection=collection,
-                                   generator=_no_generator(), rerank=False) as pipeline, \
-            progress_bar("embedding chunks") as progress:
+    with _interruptible(), RAGPipeline.from_settings(
+            settings_from(config), collection=collection, generator=_no_generator(),
+            rerank=False) as pipeline, progress_bar("embedding chunks") as progress:
         report = pipeline.ingest(paths, prune=prune, chunker=chunker, on_progress=progress,
-                                 workers=workers)
+                                 workers=workers, on_document=_large_file)
     _print_report(report)
 
 
@@ -207,7 +241,8 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 @user_errors
 def search(query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
            queries: Annotated[Path | None, typer.Option(
-               "--queries", help="One query per line; writes one JSON line each.")] = None,
+               "--queries", exists=True, dir_okay=False, readable=True,
+               help="One query per line; writes one JSON line each.")] = None,
            collection: CollectionOption = None, k: KOption = None, mode: ModeOption = None,
            as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Retrieve chunks without generating an answer."""
@@ -237,11 +272,23 @@ def search(query: Annotated[str | None, typer.Argument(help="Text to search for.
 @user_errors
 def delete(documents: Annotated[list[str], typer.Argument(help="File paths or document ids.")],
            collection: CollectionOption = None, config: ConfigOption = None) -> None:
-    """Remove documents (by path or id) and all their chunks from the index."""
+    """Remove documents (by path or id) and all their chunks from the index.
+
+    Nothing is removed unless every document named is in the collection.
+    """
     with RAGPipeline.from_settings(settings_from(config), collection=collection,
                                    generator=_no_generator(), rerank=False) as pipeline:
+        index = pipeline.index
+        if not index.exists():
+            raise CollectionNotFound(index.name, index.transport.where)
         ids = [str(Path(d).resolve()) if Path(d).exists() or "/" in d else d for d in documents]
-        removed = pipeline.index.delete(ids)
+        unknown = [doc_id for doc_id in ids if not index.chunk_ids(doc_id)]
+        if unknown:
+            raise InvalidInput(
+                f"not in collection {index.name!r}: {', '.join(map(_shown_path, unknown))}; "
+                "nothing was removed. Name documents by the path they were ingested from or "
+                "by the doc_id that `ragline search --json` shows")
+        removed = index.delete(ids)
     out.print(f"removed {removed} chunks of {len(ids)} document(s)")
 
 
@@ -255,10 +302,12 @@ def demo(docs: Annotated[Path | None, typer.Option(
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder; pass --docs PATH")
     settings = settings_from(config)
-    with RAGPipeline.from_settings(settings, collection="demo") as pipeline:
-        with progress_bar("embedding chunks") as progress:
-            report = pipeline.ingest([folder], on_progress=progress)
+    with RAGPipeline.from_settings(settings, collection="demo", notices=False) as pipeline:
+        with _interruptible(), progress_bar("embedding chunks") as progress:
+            report = pipeline.ingest([folder], on_progress=progress, on_document=_large_file)
         _print_report(report)
+        out.print(reranking_fact(settings.rerank.model, pipeline.reranker is not None),
+                  highlight=False, markup=False)  # a fact of the demo, not a warning
         with err.status(f"loading the answering model ({pipeline.model.name})"):
             warm_up = getattr(pipeline.model, "warm_up", None)
             if warm_up is not None:
@@ -268,112 +317,7 @@ def demo(docs: Annotated[Path | None, typer.Option(
             _print_answer(pipeline.answer(question))
 
 
-def parse_since(value: str | None, *, now: datetime | None = None) -> datetime | None:
-    """``--since``: an ISO date or time (UTC unless it says), or a span back from now: 24h, 7d."""
-    if value is None:
-        return None
-    now = now or datetime.now(UTC)
-    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-    number, unit = value[:-1], value[-1:].lower()
-    if unit in units and number.isdigit():
-        return now - int(number) * units[unit]
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"--since {value!r}: give a date (2026-11-01), a time "
-                           "(2026-11-01T09:00) or a span back from now (24h, 7d, 2w)") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _usd(value: Decimal | None) -> str:
-    """``$0.0001074``, ``$12.5``, ``$0``: six decimals at most, trailing zeros dropped."""
-    if value is None:
-        return "-"
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    return f"${text}" if text not in ("", "-0") else "$0"
-
-
-def _plain_decimal(value: object) -> str:
-    """JSON for report money: a plain decimal string, never exponent form (``1.6E-7``)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _cost_table(rows: list[ReportRow], by: str) -> Table:
-    """The report as a table; the ``unpriced`` column only when some call had no price."""
-    unpriced = any(row.unpriced_calls for row in rows)
-    caption = "in / out / cached: tokens; per 1k q: cost per 1,000 queries; saved: by " \
-              "provider prompt caching"
-    if unpriced:
-        caption += "; unpriced: calls of models with no price, left out of cost (not free)"
-    table = Table(title=f"cost by {by}", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1),
-                  caption=caption)
-    table.add_column(by, no_wrap=True)
-    headers = ["calls", "queries", "in", "out", "cached", "cost", "per 1k q", "saved"]
-    for column in [*headers, *(["unpriced"] if unpriced else [])]:
-        table.add_column(column, justify="right", min_width=len(column))
-    for row in rows:
-        unknown = row.unpriced_calls == row.calls  # no call of the group had a price
-        cells = [row.key, f"{row.calls:,}", f"{row.queries:,}", f"{row.input_tokens:,}",
-                 f"{row.output_tokens:,}", f"{row.cache_read_tokens:,}",
-                 "unknown" if unknown else _usd(row.cost_usd),
-                 "unknown" if unknown else _usd(row.cost_per_1k_queries),
-                 _usd(row.savings_usd)]
-        table.add_row(*cells, *([f"{row.unpriced_calls:,}"] if unpriced else []))
-    return table
-
-
-@app.command()
-@user_errors
-def costs(since: Annotated[str | None, typer.Option(
-              help="Only calls from then on: 2026-11-01, 2026-11-01T09:00, 24h, 7d.")] = None,
-          by: Annotated[GroupBy, typer.Option(help="Group by model, route, tenant, stage "
-                                                   "or day.")] = "model",
-          plot: Annotated[Path | None, typer.Option(
-              help="Also draw the cost per day, stacked by --by (by model for --by day), "
-                   "into this PNG file.")] = None,
-          as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Report what model calls cost, from the cost ledger.
-
-    Unpriced calls (models missing from the price catalogue) are counted apart,
-    never as free; cache savings are what provider prompt caching saved. When
-    queries were routed (routing.tiers), a last line says what they would have
-    cost on the strongest (last) tier.
-    """
-    settings = settings_from(config)
-    start = parse_since(since)
-    strongest = settings.routing.tiers[-1].model.partition(":")[2]
-    with Ledger.from_settings(settings) as ledger:
-        rows = cost_report(ledger, since=start, by=by)
-        saving = routing_saving(ledger, PriceCatalogue.from_settings(settings.cost),
-                                strongest, since=start) if strongest else None
-        if plot is not None:
-            plot_cost_per_day(ledger, plot, since=start, by="model" if by == "day" else by)
-    if as_json:
-        sys.stdout.write(json.dumps([
-            {**dataclasses.asdict(row), "cost_per_1k_queries": row.cost_per_1k_queries}
-            for row in rows], default=_plain_decimal) + "\n")
-    elif not rows:
-        out.print(f"no model calls recorded{' since ' + str(start) if start else ''}.")
-    else:
-        out.print(_cost_table(rows, by))
-        if saving is not None and saving.queries:
-            out.print(_saving_line(saving), highlight=False)
-    if plot is not None:
-        err.print(f"cost per day drawn in {plot}", highlight=False)
-
-
-def _saving_line(saving: RoutingSaving) -> str:
-    """One line: routed queries, their cost, the strongest tier's, and the saving."""
-    share = "" if saving.saving_share is None else f" ({saving.saving_share:.0%})"
-    skipped = f"; {saving.unpriced} unpriced left out" if saving.unpriced else ""
-    queries = "query" if saving.queries == 1 else "queries"
-    return (f"routing: {saving.queries} routed {queries} cost {_usd(saving.actual_usd)}; "
-            f"always {saving.strongest} would have cost {_usd(saving.strongest_usd)}: "
-            f"saved {_usd(saving.saving_usd)}{share}{skipped}")
-
-
+app.command("costs")(costs)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(route_app, name="route")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Self
 
 from ragline.app.citations import resolve_citations
+from ragline.app.notices import first_today, reranker_missing
 from ragline.config import Settings
 from ragline.cost.budgets import BudgetGuard
 from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger
@@ -34,14 +35,16 @@ from ragline.errors import InvalidInput
 from ragline.models.chat import ChatModel
 from ragline.models.embedder import BUNDLED_MINILM, embedder_from_settings
 from ragline.models.rerank import CrossEncoderReranker, Reranker
+from ragline.models.retry import request_deadline
 from ragline.prompts import PromptTemplate, load_prompt
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
-from ragline.rag.ingest import Chunker, IngestReport, Progress, ingest_paths
+from ragline.rag.ingest import Chunker, DocumentProgress, IngestReport, Progress, ingest_paths
 from ragline.rag.packing import pack_context
 from ragline.rag.semantic_chunker import SemanticChunker
 from ragline.rag.transport import Filters
 from ragline.routing.compose import chat_stack
+from ragline.text import nfc
 from ragline.tokens import get_encoding
 from ragline.types import (
     Answer,
@@ -59,14 +62,17 @@ NO_PASSAGES = "No indexed passage matches this question, so there is nothing to 
 log = logging.getLogger("ragline")
 
 
-def _reranker(model: str | None) -> Reranker | None:
-    """The configured cross-encoder, or None (said once) when it is not available offline."""
+def _reranker(settings: Settings, collection: str | None, *,
+              notices: bool) -> Reranker | None:
+    """The configured cross-encoder, or None when it is not available offline: a warning
+    then, once a day per collection (remembered in ``<home>/notices.json``)."""
+    model = settings.rerank.model
     if model is None:
         return None
     if not CrossEncoderReranker.available(model):
-        log.warning("reranker %s is not available offline (not a local path nor in the "
-                    "Hugging Face cache); answering without reranking. Set rerank.model to a "
-                    "local path, or to null to turn reranking off.", model)
+        key = f"reranker-offline/{collection or settings.collection}/{model}"
+        if notices and first_today(settings.home, key):
+            log.warning("%s", reranker_missing(model))
         return None
     return CrossEncoderReranker(model)
 
@@ -99,17 +105,20 @@ class RAGPipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, collection: str | None = None,
-                      generator: ChatModel | None = None, rerank: bool = True) -> RAGPipeline:
+                      generator: ChatModel | None = None, rerank: bool = True,
+                      notices: bool = True) -> RAGPipeline:
         """Build the pipeline the settings describe; ``generator`` replaces the configured
         answering model (the wrappers of the stack still apply).
 
         ``rerank=False`` skips the reranker (for ingest-only or search-only use).
+        ``notices=False`` keeps the once-a-day warning about a missing cross-encoder
+        unsaid (for callers that state it themselves, as ``ragline demo`` does).
         """
         generation = settings.generation
         ledger = Ledger.from_settings(settings)
         meter = CostMeter(PriceCatalogue.from_settings(settings.cost), ledger,
                           default_tenant=settings.cost.tenant)
-        reranker = _reranker(settings.rerank.model) if rerank else None
+        reranker = _reranker(settings, collection, notices=notices) if rerank else None
         embedder = meter.embedder(embedder_from_settings(settings.embedder),
                                   model=settings.embedder.model)
         judge = OfflineJudge(meter.embedder(default_judge_embedder(), model=BUNDLED_MINILM,
@@ -166,13 +175,16 @@ class RAGPipeline:
                            f"but got {kind!r}")
 
     def ingest(self, paths: Sequence[Path], *, prune: bool = True, chunker: str | None = None,
-               on_progress: Progress | None = None, workers: int | None = None) -> IngestReport:
+               on_progress: Progress | None = None, workers: int | None = None,
+               on_document: DocumentProgress | None = None) -> IngestReport:
         """Load, chunk, embed and index files or folders; idempotent, resumable (``rag.ingest``).
 
         Re-ingesting with another chunker replaces every changed document's chunks.
-        ``workers`` (default: config ``ingest.workers``) processes load and chunk files.
-        The run's embedding calls are recorded in the cost ledger under one id,
-        ``ingest-<hex>``.
+        ``workers`` (default: config ``ingest.workers``) processes load and chunk files;
+        files over ``ingest.max_file_mb`` are skipped. ``on_document`` gets the
+        progress of each large document. The run's embedding calls are recorded
+        in the cost ledger under one id, ``ingest-<hex>``. Ctrl-C raises
+        :class:`~ragline.rag.ingest.IngestInterrupted` with what was completed.
         """
         ingest = self.settings.ingest
         run = QueryScope(f"{INGEST_ID_PREFIX}{new_query_id()}", self.settings.cost.tenant)
@@ -180,7 +192,8 @@ class RAGPipeline:
             return ingest_paths(paths, index=self.index, chunker=self.chunker(chunker),
                                 prune=prune, on_progress=on_progress,
                                 workers=ingest.workers if workers is None else workers,
-                                batch_size=ingest.batch_size, queue_depth=ingest.queue_depth)
+                                batch_size=ingest.batch_size, queue_depth=ingest.queue_depth,
+                                max_file_mb=ingest.max_file_mb, on_document=on_document)
 
     def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                  filters: Filters | None = None) -> list[ScoredChunk]:
@@ -188,8 +201,31 @@ class RAGPipeline:
 
         Each chunk says which retriever(s) found it (``ScoredChunk.sources``).
         """
-        return self.index.search(question, k or self.settings.retrieval.k, filters,
+        question = self._checked(question, what="query")
+        return self.index.search(question, self._k(k), filters,
                                  mode or self.settings.retrieval.mode, explain=True)
+
+    def _k(self, k: int | None) -> int:
+        """``k``, or ``retrieval.k`` when None; :class:`InvalidInput` below 1."""
+        if k is None:
+            return self.settings.retrieval.k
+        if k < 1:
+            raise InvalidInput(f"k must be at least 1, but got {k}")
+        return k
+
+    def _checked(self, question: str, *, what: str = "question") -> str:
+        """The question stripped and in Unicode NFC (as the index stores text);
+        :class:`InvalidInput` when empty or longer than ``generation.max_question_chars``."""
+        text = nfc(question).strip() if question else ""
+        if not text:
+            raise InvalidInput(f"the {what} is empty; ask something, e.g. "
+                               "ragline ask \"What does ragline do?\"")
+        limit = self.settings.generation.max_question_chars
+        if len(text) > limit:
+            raise InvalidInput(f"the {what} is {len(text):,} characters long; the limit is "
+                               f"{limit:,} (generation.max_question_chars): shorten it, or "
+                               "raise the limit")
+        return text
 
     def answer(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                filters: Filters | None = None, tenant: str | None = None,
@@ -200,15 +236,14 @@ class RAGPipeline:
         (a key id, never the secret) are recorded with every model call of the
         query and select the budgets that apply. Raises
         :class:`~ragline.errors.BudgetExceeded` when a limit is reached and the
-        policy is ``reject``.
+        policy is ``reject``, and :class:`~ragline.errors.InvalidInput` for an empty
+        or overlong question or a ``k`` below 1. Model calls of the question share one
+        deadline, ``generation.deadline_s``.
         """
-        if not question or not question.strip():
-            raise InvalidInput("the question is empty; ask something, e.g. "
-                               "ragline ask \"What does ragline do?\"")
+        question = self._checked(question)
         scope = QueryScope(new_query_id(), tenant or self.settings.cost.tenant, session, api_key)
-        with query_scope(scope):
-            answer = self._answer(question.strip(), k=k, mode=mode, filters=filters,
-                                  scope=scope)
+        with query_scope(scope), request_deadline(self.settings.generation.deadline_s):
+            answer = self._answer(question, k=k, mode=mode, filters=filters, scope=scope)
         return replace(answer, cost=self.meter.ledger.query_cost(scope.query_id),
                        query_id=scope.query_id)
 
@@ -224,7 +259,7 @@ class RAGPipeline:
             timings[stage] = round((now - clock) * 1000, 3)
             clock = now
 
-        k = k or self.settings.retrieval.k
+        k = self._k(k)
         vector = self.index.embedder.embed_query(question)
         pool = self.index.search(question, max(k, self.settings.rerank.candidates)
                                  if self.reranker else k, filters,
