@@ -7,7 +7,8 @@ Three benchmarks, each printed as fixed-width tables (ragline and peer side by s
    ``rank_bm25.BM25Okapi`` (what LangChain's ``BM25Retriever`` wraps), brute-force cosine
    over the same MiniLM vectors, their reciprocal-rank fusion in Python, and LangChain's
    real ``EnsembleRetriever`` (``BM25Retriever`` + ``InMemoryVectorStore``) when installed.
-   nDCG@10 and Recall@10 come from a top-10 search, Recall@100 from a top-100 search.
+   nDCG@10 and Recall@10 come from a top-10 search, Recall@100 from a top-100 search; the
+   sets are loaded and scored by ``ragline.evals`` (datasets, and metrics by pytrec_eval).
 2. **Query latency** (p50/p99, query embedding excluded) of ragline ``hybrid`` against the
    Python-fused peer at 10k, 100k and 1M synthetic chunks, and against LangChain's
    ``EnsembleRetriever`` up to 100k, with build time and peak RSS.
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import math
 import os
 import platform
@@ -92,91 +92,46 @@ def data_root() -> Path:
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def _smart_records(text: str) -> list[tuple[str, dict[str, str]]]:
-    """Split a SMART-format file into ``(.I id, {field letter: text})`` records."""
-    records: list[tuple[str, dict[str, str]]] = []
-    fields: dict[str, list[str]] = {}
-    current: str | None = None
-    ident: str | None = None
-    for line in text.splitlines():
-        if line.startswith(".I"):
-            if ident is not None:
-                records.append((ident, {k: "\n".join(v).strip() for k, v in fields.items()}))
-            ident, fields, current = line[2:].strip(), {}, None
-        elif re.fullmatch(r"\.[A-Z]\s*", line):
-            current = line[1]
-            fields.setdefault(current, [])
-        elif current is not None:
-            fields[current].append(line)
-    if ident is not None:
-        records.append((ident, {k: "\n".join(v).strip() for k, v in fields.items()}))
-    return records
+def load_set(root: Path, folder: str, name: str) -> Dataset:
+    """A test set through :mod:`ragline.evals.datasets`: its documents, cases and qrels.
 
+    ``folder`` is ``cranfield`` (1,400 abstracts, 225 queries with graded qrels, ids by
+    position) or ``squad2-500`` (411 distinct paragraphs; a question's own paragraph is
+    its one relevant document). Raises ``DatasetNotFound`` when a file is missing.
+    """
+    from ragline.evals.datasets import (
+        cranfield_documents,
+        load_cranfield,
+        load_squad,
+        qrels,
+        squad_documents,
+    )
 
-def load_cranfield(root: Path) -> Dataset:
-    """Cranfield: 1,400 abstracts (title + text), 225 queries numbered by position, qrels.trec."""
-    folder = root / "cranfield"
-    docs = [(ident, f"{f.get('T', '')}\n{f.get('W', '')}")
-            for ident, f in _smart_records((folder / "cran.all.1400").read_text(errors="replace"))]
-    queries = [(str(pos), f.get("W", "").replace("\n", " ").strip()) for pos, (_, f) in
-               enumerate(_smart_records((folder / "cran.qry").read_text(errors="replace")), 1)]
-    qrels: Qrels = {}
-    for line in (folder / "qrels.trec").read_text(errors="replace").splitlines():
-        parts = line.split()
-        if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
-            continue  # malformed line
-        qid, _, doc, grade = parts
-        if int(grade) > 0:
-            qrels.setdefault(str(int(qid)), {})[str(int(doc))] = int(grade)
-    return Dataset("Cranfield", docs, queries, qrels)
-
-
-def load_squad500(root: Path) -> Dataset:
-    """SQuAD-500: distinct paragraphs are the documents; a question's own paragraph is grade 1."""
-    items = json.loads((root / "squad2-500" / "queries.json").read_text())["queries"]
-    paragraph_ids: dict[str, str] = {}
-    queries: list[tuple[str, str]] = []
-    qrels: Qrels = {}
-    for item in items:
-        doc = paragraph_ids.setdefault(item["context"], f"p{len(paragraph_ids):04d}")
-        queries.append((item["id"], item["question"]))
-        qrels[item["id"]] = {doc: 1}
-    docs = [(doc, text) for text, doc in paragraph_ids.items()]
-    return Dataset("SQuAD-500", docs, queries, qrels)
+    documents, load = {"cranfield": (cranfield_documents, load_cranfield),
+                       "squad2-500": (squad_documents, load_squad)}[folder]
+    cases = load(root / folder)
+    return Dataset(name, [(d.id, d.text) for d in documents(root / folder)],
+                   [(c.id, c.question) for c in cases], qrels(cases))
 
 
 # -- metrics --------------------------------------------------------------------------------
 
 
-def ndcg_at(ranking: Ranking, grades: dict[str, int], k: int = 10) -> float:
-    """Graded nDCG@k: gain = grade, discount 1/log2(rank + 1), ideal = grades sorted."""
-    dcg = sum(grades.get(doc, 0) / math.log2(rank + 1)
-              for rank, doc in enumerate(ranking[:k], start=1))
-    ideal = sorted(grades.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(rank + 1) for rank, g in enumerate(ideal, start=1))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def recall_at(ranking: Ranking, grades: dict[str, int], k: int) -> float:
-    """Share of the relevant documents (grade > 0) found in the top ``k``."""
-    relevant = {doc for doc, g in grades.items() if g > 0}
-    return len(relevant.intersection(ranking[:k])) / len(relevant) if relevant else 0.0
-
-
 def evaluate(runs: dict[str, Ranking], qrels: Qrels,
              deep: dict[str, Ranking] | None = None) -> dict[str, float]:
-    """Mean nDCG@10, Recall@10 and Recall@100 over the queries that have judgements.
+    """Mean nDCG@10, Recall@10 and Recall@100 over the judged queries (``ragline.evals``).
 
     ``runs`` gives nDCG@10 and Recall@10 (a top-10 search); ``deep``, when given, gives
-    Recall@100 (a top-100 search), else ``runs`` does.
+    Recall@100 (a top-100 search), else ``runs`` does. Graded nDCG as trec_eval: gain =
+    grade, discount 1/log2(rank + 1).
     """
-    judged = [q for q in runs if qrels.get(q)]
-    deep = runs if deep is None else deep
-    return {
-        "ndcg10": float(np.mean([ndcg_at(runs[q], qrels[q], 10) for q in judged])),
-        "r10": float(np.mean([recall_at(runs[q], qrels[q], 10) for q in judged])),
-        "r100": float(np.mean([recall_at(deep[q], qrels[q], 100) for q in judged])),
-    }
+    from ragline.evals.metrics import mean_retrieval_metrics
+
+    top = mean_retrieval_metrics(runs, qrels, k=10)
+    wide = mean_retrieval_metrics(runs if deep is None else deep, qrels, k=100)
+    nan = float("nan")
+    return {"ndcg10": top.get("ndcg@k", nan), "r10": top.get("recall@k", nan),
+            "r100": wide.get("recall@k", nan)}
 
 
 # -- peers' building blocks -----------------------------------------------------------------
@@ -1091,19 +1046,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="ragline-bench-"))
     summary = {"cranfield": "n/a", "squad500": "n/a", "p50": "n/a", "ingest": "n/a"}
     try:
-        loaders = [("cranfield", "cranfield", load_cranfield),
-                   ("squad500", "squad2-500", load_squad500)]
+        from ragline.evals.errors import DatasetNotFound
+
+        sets = [("cranfield", "cranfield", "Cranfield"), ("squad500", "squad2-500", "SQuAD-500")]
         if args.skip_quality:
             print("\nskipped: quality benchmark (--skip-quality)")
-            loaders = []
-        for key, folder, load in loaders:
+            sets = []
+        for key, folder, name in sets:
             if not (root / folder).is_dir():
                 print(f"\nskipped: quality on {folder} ({root / folder} not found)")
                 continue
             try:
-                dataset = load(root)
-            except FileNotFoundError as exc:
-                print(f"\nskipped: quality on {folder} ({exc.filename} not found)")
+                dataset = load_set(root, folder, name)
+            except DatasetNotFound as exc:
+                print(f"\nskipped: quality on {folder} ({exc})")
                 continue
             scores = quality(dataset, embedder, home, langchain=not args.skip_langchain)
             summary[key] = f"{scores['ragline hybrid']['ndcg10']:.3f}"

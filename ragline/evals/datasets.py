@@ -12,6 +12,9 @@ looked for, when the folder or a file is absent, so callers can skip cleanly.
 - :func:`load_cranfield`: Cranfield's 225 queries with graded relevance
   (``metadata['relevance']``: doc id -> grade, higher = more relevant);
   :func:`cranfield_documents` gives the 1,400 abstracts to index.
+
+:func:`qrels` turns any of these case lists into the judgements that
+:mod:`ragline.evals.metrics.retrieval` scores rankings against.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +87,19 @@ def load_halueval(folder: Path | str, *, limit: int | None = None) -> list[EvalC
 
 
 def _smart_records(text: str) -> list[dict[str, str]]:
-    """Split SMART-format text (``.I n`` then ``.X`` fields) into one dict per record."""
+    """Split SMART-format text (``.I n`` then ``.X`` fields) into one dict per record.
+
+    A field given twice in a record is joined, not replaced: Cranfield's documents 576
+    and 578 have two ``.W`` fields, the first holding the document's own abstract.
+    """
     records: list[dict[str, str]] = []
     for block in re.split(r"^\.I\s+", text, flags=re.MULTILINE)[1:]:
         head, _, body = block.partition("\n")
         record = {"I": head.strip()}
         for field in re.split(r"^\.(?=[A-Z]\s*$)", body, flags=re.MULTILINE)[1:]:
             key, _, value = field.partition("\n")
-            record[key.strip()] = " ".join(value.split())
+            key = key.strip()
+            record[key] = " ".join([*record.get(key, "").split(), *value.split()])
         records.append(record)
     return records
 
@@ -127,3 +136,21 @@ def load_cranfield(folder: Path | str, *, limit: int | None = None) -> list[Eval
             relevant_doc_ids=tuple(sorted(grades, key=int)),
             metadata={"relevance": grades, "query_number": record["I"]}))
     return cases
+
+
+def qrels(cases: Iterable[EvalCase]) -> dict[str, dict[str, int]]:
+    """Relevance judgements by case id: ``{case id: {doc id: grade}}``.
+
+    Grades come from ``metadata['relevance']`` where the loader gives them (Cranfield),
+    else each of ``relevant_doc_ids`` gets grade 1 (SQuAD, suites). Grades of 0 or less
+    and cases left with no relevant document are dropped, as the metrics would.
+    """
+    judged: dict[str, dict[str, int]] = {}
+    for case in cases:
+        graded = case.metadata.get("relevance")
+        grades = ({str(doc): int(g) for doc, g in graded.items()} if isinstance(graded, Mapping)
+                  else dict.fromkeys(case.relevant_doc_ids, 1))
+        relevant = {doc: g for doc, g in grades.items() if g > 0}
+        if relevant:
+            judged[case.id] = relevant
+    return judged

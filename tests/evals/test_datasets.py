@@ -11,9 +11,11 @@ from ragline.evals.datasets import (
     load_cranfield,
     load_halueval,
     load_squad,
+    qrels,
     squad_documents,
 )
 from ragline.evals.errors import DatasetNotFound
+from ragline.evals.types import EvalCase
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -67,3 +69,26 @@ def test_cranfield() -> None:
     assert len(docs) == 1400
     assert (docs[0].id, docs[-1].id) == ("1", "1400")
     assert docs[0].text.startswith("experimental investigation of the aerodynamics")
+    texts = {doc.id: doc.text for doc in docs}
+    # document 576 has two .W fields: the first (its own abstract) is kept, the second joined
+    assert "high reynolds number hypersonic stagnation flow" in texts["576"]
+    assert "limit characteristics . the analysis indicated" in texts["576"]
+
+
+def test_qrels_from_cases() -> None:
+    cases = [EvalCase(id="g", question="?", relevant_doc_ids=("a", "b"),
+                      metadata={"relevance": {"a": 2, "b": 0, "c": -1}}),
+             EvalCase(id="b", question="?", relevant_doc_ids=("x", "y")),
+             EvalCase(id="none", question="?")]
+    assert qrels(cases) == {"g": {"a": 2}, "b": {"x": 1, "y": 1}}
+
+
+def test_qrels_of_the_benchmark_sets() -> None:
+    cranfield = qrels(load_cranfield(need("cranfield")))
+    assert len(cranfield) == 225
+    assert sum(len(grades) for grades in cranfield.values()) == 1837
+    assert cranfield["1"]["184"] == 3
+    squad = qrels(load_squad(need("squad2-500")))
+    ids = {doc.id for doc in squad_documents(need("squad2-500"))}
+    assert len(squad) == 500
+    assert all(len(grades) == 1 and set(grades) <= ids for grades in squad.values())

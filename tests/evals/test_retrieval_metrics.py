@@ -6,7 +6,11 @@ import math
 
 import pytest
 
-from ragline.evals.metrics.retrieval import retrieval_metrics, retrieval_metrics_batch
+from ragline.evals.metrics.retrieval import (
+    mean_retrieval_metrics,
+    retrieval_metrics,
+    retrieval_metrics_batch,
+)
 
 
 def test_binary_relevance_by_hand() -> None:
@@ -41,3 +45,28 @@ def test_undefined_and_empty_cases() -> None:
     assert set(batch) == {"q1"}
     with pytest.raises(ValueError, match="k must be > 0"):
         retrieval_metrics(["a"], ["a"], k=0)
+
+
+def test_mean_over_judged_queries_by_hand() -> None:
+    runs = {"q1": ["a", "b"], "q2": ["z", "c"], "q3": ["a"]}
+    relevant = {"q1": {"a": 3, "b": 1}, "q2": ["c", "d"], "q3": [], "q4": ["a"]}
+    got = mean_retrieval_metrics(runs, relevant, k=2)
+    # q3 has no judgement (left out); q4 retrieved nothing (0 everywhere)
+    ndcg_q2 = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    assert got["ndcg@k"] == pytest.approx((1.0 + ndcg_q2 + 0.0) / 3)
+    assert got["recall@k"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert got["mrr"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert got["hit_rate@k"] == pytest.approx(2 / 3)
+    assert mean_retrieval_metrics(runs, {"q1": []}) == {}
+
+
+def test_graded_ndcg_is_linear_gain_with_log2_discount() -> None:
+    # the benchmark's conventions: gain = grade (not 2**grade - 1), 1/log2(rank + 1),
+    # ideal = the judged grades sorted, judged documents never retrieved still count
+    grades = {"a": 1, "b": 4, "c": 2, "d": 4}
+    ranking = ["a", "x", "b", "c"]
+    dcg = 1 + 4 / math.log2(4) + 2 / math.log2(5)
+    idcg = 4 + 4 / math.log2(3) + 2 / math.log2(4) + 1 / math.log2(5)
+    got = mean_retrieval_metrics({"q": ranking}, {"q": grades}, k=10)
+    assert got["ndcg@k"] == pytest.approx(dcg / idcg)
+    assert got["recall@k"] == 0.75

@@ -5,10 +5,17 @@ For each query: ``hit_rate@k`` (a relevant document in the top k: trec_eval
 document in the whole list: ``recip_rank``) and ``ndcg@k`` (``ndcg_cut``, with
 graded relevance when given). Retrieved ids are documents in rank order; a
 document seen again lower in the list (another chunk of it) is ignored.
+
+The conventions are trec_eval's: a relevant document's gain is its grade (linear,
+not ``2**grade - 1``), the discount at rank ``r`` is ``1 / log2(r + 1)``, the ideal
+ranking sorts the judged grades, best first, and grades of 0 or less count as not
+relevant. :func:`mean_retrieval_metrics` averages over the judged queries, as
+trec_eval's summary does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 Relevance = Sequence[str] | Mapping[str, int]
@@ -54,3 +61,17 @@ def retrieval_metrics(retrieved: Sequence[str], relevant: Relevance, *,
                       k: int = 5) -> dict[str, float]:
     """``hit_rate@k``, ``recall@k``, ``mrr``, ``ndcg@k`` of one ranking; {} without relevance."""
     return retrieval_metrics_batch({"q": retrieved}, {"q": relevant}, k=k).get("q", {})
+
+
+def mean_retrieval_metrics(runs: Mapping[str, Sequence[str]],
+                           relevant: Mapping[str, Relevance], *, k: int = 5,
+                           ) -> dict[str, float]:
+    """Each metric's mean over the queries with relevance judgements; {} when there are none.
+
+    A judged query missing from ``runs`` counts as retrieving nothing (0 everywhere).
+    """
+    per_query = list(retrieval_metrics_batch(runs, relevant, k=k).values())
+    if not per_query:
+        return {}
+    return {name: math.fsum(m[name] for m in per_query) / len(per_query)
+            for name in per_query[0]}
