@@ -14,13 +14,19 @@ from pathlib import Path
 import httpx2 as httpx
 import openai
 import pytest
-from provider_server import REQUEST, Server, Waits, json_reply, openai_completion
 
 from ragline import redact as redaction
 from ragline.config import load_settings
 from ragline.errors import AuthenticationFailed, ConfigError, ProviderError, RagLineError
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.redact import MASK, RedactingFilter, mask, redact, register_secret
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    SleepRecorder,
+    json_reply,
+    openai_completion,
+)
 
 OPENAI_KEY = "sk-proj-" + "Xq7vB2nR" * 6 + "w9Zk"
 ANTHROPIC_KEY = "sk-ant-api03-" + "Lm4pQ8sT_v" * 9 + "AbCd"
@@ -174,7 +180,7 @@ def echoing_key(status: int) -> Callable[[httpx.Request], httpx.Response]:
     return reply
 
 
-def keyed_openai_model(server: Server, waits: Waits) -> OpenAIChatModel:
+def keyed_openai_model(server: ScriptedServer, waits: SleepRecorder) -> OpenAIChatModel:
     """The openai provider, real SDK clients with :data:`OPENAI_KEY`, talking to ``server``."""
     options = {"api_key": OPENAI_KEY, "base_url": "https://api.openai.test/v1",
                "max_retries": 0}
@@ -187,9 +193,9 @@ def keyed_openai_model(server: Server, waits: Waits) -> OpenAIChatModel:
 
 def test_a_retried_upstream_error_is_logged_without_the_key(
         caplog: pytest.LogCaptureFixture) -> None:
-    server = Server(echoing_key(429), json_reply(200, openai_completion()))
+    server = ScriptedServer(echoing_key(429), json_reply(200, openai_completion()))
     with caplog.at_level(logging.WARNING):
-        response = keyed_openai_model(server, Waits()).generate(REQUEST)
+        response = keyed_openai_model(server, SleepRecorder()).generate(SAMPLE_REQUEST)
     assert response.text and len(server.requests) == 2
     assert "Rate limit reached for key sk-proj-...w9Zk" in caplog.text
     assert OPENAI_KEY not in caplog.text

@@ -13,8 +13,8 @@ from ragline.app.pipeline import NO_PASSAGES, RAGPipeline
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.openai_chat import OpenAIChatModel
-from ragline.models.scripted import scripted_openai_model
 from ragline.rag.loaders import load_document
+from ragline.testing import scripted_openai_model
 from ragline.types import Document
 
 GUIDE = """# Storage

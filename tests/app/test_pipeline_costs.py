@@ -13,8 +13,8 @@ from ragline.config import Settings
 from ragline.cost.ledger import calls
 from ragline.errors import BudgetExceeded, ConfigError
 from ragline.models.openai_chat import OpenAIChatModel
-from ragline.models.scripted import scripted_openai_model
 from ragline.routing.compose import model_for_route
+from ragline.testing import scripted_openai_model
 
 TEXT = "Hybrid search fuses BM25 and dense results inside Qdrant."
 REPLY = "Hybrid search fuses BM25 and dense results inside Qdrant [1]."

@@ -9,7 +9,7 @@ import pytest
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.config import Settings
-from ragline.models.scripted import scripted_openai_model
+from ragline.testing import scripted_openai_model
 from ragline.types import Answer
 
 TEXT = ("Qdrant is written in Rust. It stores vectors in segments on disk. "

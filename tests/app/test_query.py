@@ -19,8 +19,8 @@ from ragline.config import Settings
 from ragline.errors import InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.openai_chat import OpenAIChatModel
-from ragline.models.scripted import scripted_openai_model
 from ragline.rag.index import QdrantIndex
+from ragline.testing import scripted_openai_model
 from ragline.types import Chunk, Message, ScoredChunk
 
 QUESTION = "How long do cats sleep?"

@@ -13,7 +13,7 @@ from ragline.cost.metered import CostMeter, QueryScope, query_scope
 from ragline.cost.prices import PriceCatalogue
 from ragline.evals.errors import JudgeOutputInvalid
 from ragline.evals.llm_judge import LLMJudge, RelevanceReply, parse_reply
-from ragline.models.scripted import scripted_openai_model
+from ragline.testing import scripted_openai_model
 from ragline.verify.types import Judge
 
 SUPPORTED = json.dumps({"verdict": "supported", "score": 0.9, "missing": [],

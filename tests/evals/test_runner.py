@@ -20,7 +20,7 @@ from ragline.evals.suites import Suite
 from ragline.evals.testing import assert_metrics, evaluate
 from ragline.evals.types import EvalCase
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.models.scripted import scripted_openai_model
+from ragline.testing import scripted_openai_model
 from ragline.types import Answer, Usage
 from ragline.verify.offline_judge import OfflineJudge
 from ragline.verify.types import Judge

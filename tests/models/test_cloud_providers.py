@@ -8,15 +8,6 @@ import sys
 import httpx2 as httpx
 import openai
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    anthropic_message,
-    anthropic_model,
-    json_reply,
-    openai_completion,
-    openai_model,
-)
 
 from ragline.config import load_settings
 from ragline.errors import MissingCredentials, ProviderError, ProviderNotInstalled
@@ -24,6 +15,15 @@ from ragline.models.anthropic_chat import AnthropicChatModel
 from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.models.tokens import count_tokens
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    anthropic_chat_model,
+    anthropic_message,
+    json_reply,
+    openai_chat_model,
+    openai_completion,
+)
 from ragline.types import Usage
 
 OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
@@ -31,8 +31,8 @@ OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1
 
 
 def test_openai_request_and_usage_with_cached_tokens() -> None:
-    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
-    response = openai_model(server).generate(REQUEST)
+    server = ScriptedServer(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    response = openai_chat_model(server).generate(SAMPLE_REQUEST)
     [body] = server.bodies
     assert server.requests[0].url.path == "/v1/chat/completions"
     assert body["messages"][0] == {"role": "system", "content": "Cite passages."}
@@ -47,36 +47,36 @@ def test_openai_request_and_usage_with_cached_tokens() -> None:
 
 
 def test_openai_agenerate_uses_the_async_client() -> None:
-    server = Server(json_reply(200, openai_completion("Async answer.", usage=OPENAI_USAGE)))
-    response = asyncio.run(openai_model(server).agenerate(REQUEST))
+    server = ScriptedServer(json_reply(200, openai_completion("Async answer.", usage=OPENAI_USAGE)))
+    response = asyncio.run(openai_chat_model(server).agenerate(SAMPLE_REQUEST))
     assert response.text == "Async answer."
     assert response.usage.cache_read_tokens == 1024
     assert len(server.requests) == 1
 
 
 def test_openai_compatible_server_without_usage_gets_estimated_counts() -> None:
-    server = Server(json_reply(200, openai_completion("Qdrant is written in Rust.")))
-    model = openai_model(server, compatible=True)
-    response = model.generate(REQUEST)
+    server = ScriptedServer(json_reply(200, openai_completion("Qdrant is written in Rust.")))
+    model = openai_chat_model(server, compatible=True)
+    response = model.generate(SAMPLE_REQUEST)
     assert model.name == "openai_compatible:gpt-4o-mini"
     assert response.usage.estimated
     assert response.usage.output_tokens == count_tokens("Qdrant is written in Rust.")
-    prompt_text = sum(count_tokens(m.content) for m in REQUEST.messages)
+    prompt_text = sum(count_tokens(m.content) for m in SAMPLE_REQUEST.messages)
     assert response.usage.input_tokens > prompt_text  # content plus per-message formatting
 
 
 def test_timeout_is_sent_with_every_request() -> None:
-    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
-    openai_model(server, timeout_s=7.5).generate(REQUEST)
+    server = ScriptedServer(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    openai_chat_model(server, timeout_s=7.5).generate(SAMPLE_REQUEST)
     assert server.requests[0].extensions["timeout"]["read"] == 7.5
-    server = Server(json_reply(200, anthropic_message()))
-    anthropic_model(server, timeout_s=4.0).generate(REQUEST)
+    server = ScriptedServer(json_reply(200, anthropic_message()))
+    anthropic_chat_model(server, timeout_s=4.0).generate(SAMPLE_REQUEST)
     assert server.requests[0].extensions["timeout"]["read"] == 4.0
 
 
 def test_anthropic_request_and_usage_with_cache_writes() -> None:
-    server = Server(json_reply(200, anthropic_message()))
-    response = anthropic_model(server).generate(REQUEST)
+    server = ScriptedServer(json_reply(200, anthropic_message()))
+    response = anthropic_chat_model(server).generate(SAMPLE_REQUEST)
     [body] = server.bodies
     assert server.requests[0].url.path == "/v1/messages"
     assert body["system"] == "Cite passages."
@@ -93,26 +93,26 @@ def test_anthropic_request_and_usage_with_cache_writes() -> None:
 def test_anthropic_agenerate_without_cache_breakdown() -> None:
     usage = {"input_tokens": 12, "output_tokens": 3, "cache_creation_input_tokens": 50,
              "cache_read_input_tokens": None}
-    server = Server(json_reply(200, anthropic_message("Rust.", usage=usage)))
-    response = asyncio.run(anthropic_model(server).agenerate(REQUEST))
+    server = ScriptedServer(json_reply(200, anthropic_message("Rust.", usage=usage)))
+    response = asyncio.run(anthropic_chat_model(server).agenerate(SAMPLE_REQUEST))
     assert response.text == "Rust."
     assert response.usage == Usage(input_tokens=12, output_tokens=3, cache_write_tokens=50)
 
 
 def test_cloud_providers_satisfy_the_protocol() -> None:
-    server = Server(json_reply(200, {}))
-    assert isinstance(openai_model(server), ChatModel)
-    assert isinstance(anthropic_model(server), ChatModel)
+    server = ScriptedServer(json_reply(200, {}))
+    assert isinstance(openai_chat_model(server), ChatModel)
+    assert isinstance(anthropic_chat_model(server), ChatModel)
 
 
 def test_a_model_given_only_a_sync_client_says_what_is_missing() -> None:
-    server = Server(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
+    server = ScriptedServer(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
     client = openai.OpenAI(api_key="sk-test", base_url="https://api.openai.test/v1", max_retries=0,
                            http_client=httpx.Client(transport=server.transport))
     model = OpenAIChatModel(model="gpt-4o-mini", client=client)
-    assert model.generate(REQUEST).text == "A vector database [1]."
+    assert model.generate(SAMPLE_REQUEST).text == "A vector database [1]."
     with pytest.raises(ProviderError, match="built without async_client="):
-        asyncio.run(model.agenerate(REQUEST))
+        asyncio.run(model.agenerate(SAMPLE_REQUEST))
 
 
 def test_factory_and_settings_pass_timeout_and_retries_through() -> None:

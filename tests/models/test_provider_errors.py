@@ -10,16 +10,6 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    anthropic_model,
-    json_reply,
-    openai_completion,
-    openai_model,
-    raises,
-    raw_reply,
-)
 
 from ragline.errors import (
     AuthenticationFailed,
@@ -31,9 +21,20 @@ from ragline.errors import (
 )
 from ragline.models.chat import ChatModel
 from ragline.models.provider_errors import retry_after_s
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    anthropic_chat_model,
+    json_reply,
+    openai_chat_model,
+    openai_completion,
+    raw_reply,
+    transport_error,
+)
 
-MakeModel = Callable[[Server], ChatModel]
-PROVIDERS = [pytest.param(openai_model, id="openai"), pytest.param(anthropic_model, id="anthropic")]
+MakeModel = Callable[[ScriptedServer], ChatModel]
+PROVIDERS = [pytest.param(openai_chat_model, id="openai"),
+             pytest.param(anthropic_chat_model, id="anthropic")]
 
 
 def openai_error(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -47,12 +48,12 @@ def anthropic_error(message: str, kind: str) -> dict[str, Any]:
 def failure(make: MakeModel, *replies: Callable[[httpx.Request], httpx.Response],
             use_async: bool = False) -> ProviderError:
     """The error a generate call raises against ``replies`` (no retries)."""
-    model = make(Server(*replies))
+    model = make(ScriptedServer(*replies))
     with pytest.raises(ProviderError) as caught:
         if use_async:
-            asyncio.run(model.agenerate(REQUEST))
+            asyncio.run(model.agenerate(SAMPLE_REQUEST))
         else:
-            model.generate(REQUEST)
+            model.generate(SAMPLE_REQUEST)
     return caught.value
 
 
@@ -75,7 +76,7 @@ def failure(make: MakeModel, *replies: Callable[[httpx.Request], httpx.Response]
 ])
 def test_openai_statuses(status: int, body: dict[str, Any], expected: type[ProviderError],
                          ) -> None:
-    error = failure(openai_model, json_reply(status, body))
+    error = failure(openai_chat_model, json_reply(status, body))
     assert type(error) is expected
     assert (error.provider, error.model, error.status_code) == ("openai", "gpt-4o-mini", status)
     assert body["error"]["message"] in str(error)
@@ -97,7 +98,7 @@ def test_openai_statuses(status: int, body: dict[str, Any], expected: type[Provi
 ])
 def test_anthropic_statuses(status: int, body: dict[str, Any], expected: type[ProviderError],
                             ) -> None:
-    error = failure(anthropic_model, json_reply(status, body))
+    error = failure(anthropic_chat_model, json_reply(status, body))
     assert type(error) is expected
     assert (error.provider, error.model, error.status_code) == (
         "anthropic", "claude-haiku-4-5", status)
@@ -105,13 +106,13 @@ def test_anthropic_statuses(status: int, body: dict[str, Any], expected: type[Pr
 
 
 def test_messages_say_what_to_do_next() -> None:
-    auth = failure(anthropic_model, json_reply(401, anthropic_error("bad key",
+    auth = failure(anthropic_chat_model, json_reply(401, anthropic_error("bad key",
                                                                     "authentication_error")))
     assert "ANTHROPIC_API_KEY" in str(auth)
-    context = failure(openai_model, json_reply(400, openai_error(
+    context = failure(openai_chat_model, json_reply(400, openai_error(
         "too long", "invalid_request_error", "context_length_exceeded")))
     assert "context.max_tokens" in str(context)
-    limited = failure(openai_model, json_reply(429, openai_error("slow down", "requests"),
+    limited = failure(openai_chat_model, json_reply(429, openai_error("slow down", "requests"),
                                                {"retry-after": "7"}))
     assert "retry after 7 s" in str(limited)
 
@@ -129,11 +130,11 @@ def test_rate_limit_carries_retry_after(make: MakeModel, use_async: bool) -> Non
 @pytest.mark.parametrize("make", PROVIDERS)
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_timeouts_and_connection_errors(make: MakeModel, use_async: bool) -> None:
-    timeout = failure(make, raises(httpx.ReadTimeout), use_async=use_async)
+    timeout = failure(make, transport_error(httpx.ReadTimeout), use_async=use_async)
     assert isinstance(timeout, ProviderTimeout)
     assert "generation.timeout_s" in str(timeout)
     assert timeout.status_code is None
-    refused = failure(make, raises(httpx.ConnectError), use_async=use_async)
+    refused = failure(make, transport_error(httpx.ConnectError), use_async=use_async)
     assert isinstance(refused, ProviderUnavailable)
     assert "generation.base_url" in str(refused)
 
@@ -148,13 +149,13 @@ def test_invalid_json_is_a_malformed_response(make: MakeModel) -> None:
 def test_a_completion_without_choices_is_malformed() -> None:
     body = openai_completion()
     del body["choices"]
-    error = failure(openai_model, json_reply(200, body))
+    error = failure(openai_chat_model, json_reply(200, body))
     assert type(error) is ProviderError
     assert "malformed response" in str(error) and "no choices" in str(error)
 
 
 def test_a_message_without_content_is_malformed() -> None:
-    error = failure(anthropic_model, json_reply(200, {"id": "msg_1", "type": "message"}))
+    error = failure(anthropic_chat_model, json_reply(200, {"id": "msg_1", "type": "message"}))
     assert "malformed response" in str(error)
 
 

@@ -20,7 +20,7 @@ from ragline.models.rerank import (
     mmr,
     parse_rating,
 )
-from ragline.models.scripted import scripted_openai_model
+from ragline.testing import scripted_openai_model
 from ragline.types import Chunk, ScoredChunk
 
 INDEX_QUERY = "Where does ragline keep its index?"

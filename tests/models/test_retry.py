@@ -9,17 +9,6 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    Waits,
-    anthropic_message,
-    anthropic_model,
-    json_reply,
-    openai_completion,
-    openai_model,
-    raises,
-)
 
 from ragline.errors import (
     AuthenticationFailed,
@@ -32,19 +21,30 @@ from ragline.errors import (
 )
 from ragline.models.chat import ChatModel
 from ragline.models.retry import RetryPolicy
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    SleepRecorder,
+    anthropic_chat_model,
+    anthropic_message,
+    json_reply,
+    openai_chat_model,
+    openai_completion,
+    transport_error,
+)
 from ragline.types import ChatResponse
 
 MakeModel = Callable[..., ChatModel]
-PROVIDERS = [pytest.param(openai_model, openai_completion, id="openai"),
-             pytest.param(anthropic_model, anthropic_message, id="anthropic")]
+PROVIDERS = [pytest.param(openai_chat_model, openai_completion, id="openai"),
+             pytest.param(anthropic_chat_model, anthropic_message, id="anthropic")]
 SLOW_DOWN = {"error": {"type": "rate_limit_error", "message": "slow down"}}
 BOOM = {"error": {"type": "api_error", "message": "boom"}}
 
 
 def call(model: ChatModel, use_async: bool) -> ChatResponse:
     if use_async:
-        return asyncio.run(model.agenerate(REQUEST))
-    return model.generate(REQUEST)
+        return asyncio.run(model.agenerate(SAMPLE_REQUEST))
+    return model.generate(SAMPLE_REQUEST)
 
 
 # -- the policy --------------------------------------------------------------------------------
@@ -84,8 +84,9 @@ def test_negative_retries_are_refused() -> None:
 def test_429_with_retry_after_then_success_waits_as_asked(
         make: MakeModel, ok: Callable[..., dict[str, Any]], use_async: bool,
         caplog: pytest.LogCaptureFixture) -> None:
-    waits = Waits()
-    server = Server(json_reply(429, SLOW_DOWN, {"retry-after": "2"}), json_reply(200, ok("Fine.")))
+    waits = SleepRecorder()
+    server = ScriptedServer(json_reply(429, SLOW_DOWN, {"retry-after": "2"}),
+                            json_reply(200, ok("Fine.")))
     with caplog.at_level(logging.WARNING, logger="ragline.models.retry"):
         response = call(make(server, waits.policy(max_retries=2)), use_async)
     assert response.text == "Fine."
@@ -98,8 +99,8 @@ def test_429_with_retry_after_then_success_waits_as_asked(
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_429_forever_raises_rate_limited_after_the_last_retry(
         make: MakeModel, ok: Callable[..., dict[str, Any]], use_async: bool) -> None:
-    waits = Waits()
-    server = Server(json_reply(429, SLOW_DOWN, {"retry-after-ms": "1500"}))
+    waits = SleepRecorder()
+    server = ScriptedServer(json_reply(429, SLOW_DOWN, {"retry-after-ms": "1500"}))
     with pytest.raises(RateLimited) as caught:
         call(make(server, waits.policy(max_retries=2)), use_async)
     assert caught.value.retry_after == 1.5
@@ -110,10 +111,10 @@ def test_429_forever_raises_rate_limited_after_the_last_retry(
 
 @pytest.mark.parametrize("make, ok", PROVIDERS)
 def test_5xx_is_retried_then_raised(make: MakeModel, ok: Callable[..., dict[str, Any]]) -> None:
-    waits = Waits()
-    server = Server(json_reply(500, BOOM))
+    waits = SleepRecorder()
+    server = ScriptedServer(json_reply(500, BOOM))
     with pytest.raises(ProviderUnavailable) as caught:
-        make(server, waits.policy(max_retries=3)).generate(REQUEST)
+        make(server, waits.policy(max_retries=3)).generate(SAMPLE_REQUEST)
     assert caught.value.status_code == 500
     assert len(server.requests) == 4
     assert len(waits.seconds) == 3
@@ -124,9 +125,9 @@ def test_5xx_is_retried_then_raised(make: MakeModel, ok: Callable[..., dict[str,
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_a_failure_then_success_is_invisible(make: MakeModel, ok: Callable[..., dict[str, Any]],
                                             use_async: bool) -> None:
-    server = Server(raises(httpx.ConnectError), json_reply(503, BOOM),
+    server = ScriptedServer(transport_error(httpx.ConnectError), json_reply(503, BOOM),
                     json_reply(200, ok("Third time.")))
-    response = call(make(server, Waits().policy(max_retries=2)), use_async)
+    response = call(make(server, SleepRecorder().policy(max_retries=2)), use_async)
     assert response.text == "Third time."
     assert len(server.requests) == 3
 
@@ -134,9 +135,9 @@ def test_a_failure_then_success_is_invisible(make: MakeModel, ok: Callable[..., 
 @pytest.mark.parametrize("make, ok", PROVIDERS)
 def test_timeouts_are_retried_then_raised(make: MakeModel,
                                           ok: Callable[..., dict[str, Any]]) -> None:
-    server = Server(raises(httpx.ReadTimeout))
+    server = ScriptedServer(transport_error(httpx.ReadTimeout))
     with pytest.raises(ProviderTimeout):
-        make(server, Waits().policy(max_retries=1)).generate(REQUEST)
+        make(server, SleepRecorder().policy(max_retries=1)).generate(SAMPLE_REQUEST)
     assert len(server.requests) == 2
 
 
@@ -151,9 +152,9 @@ def test_timeouts_are_retried_then_raised(make: MakeModel,
 def test_client_errors_are_not_retried(make: MakeModel, ok: Callable[..., dict[str, Any]],
                                        status: int, body: dict[str, Any],
                                        expected: type[ProviderError]) -> None:
-    waits = Waits()
-    server = Server(json_reply(status, body), json_reply(200, ok()))
+    waits = SleepRecorder()
+    server = ScriptedServer(json_reply(status, body), json_reply(200, ok()))
     with pytest.raises(expected):
-        make(server, waits.policy(max_retries=3)).generate(REQUEST)
+        make(server, waits.policy(max_retries=3)).generate(SAMPLE_REQUEST)
     assert len(server.requests) == 1
     assert waits.seconds == []

@@ -6,24 +6,24 @@ import asyncio
 from typing import Any
 
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    Waits,
-    anthropic_events,
-    anthropic_model,
-    json_reply,
-    openai_chunks,
-    openai_model,
-    sse,
-    stream_reply,
-)
 
 from ragline.errors import InvalidInput, ProviderError, ProviderUnavailable, RateLimited
 from ragline.models.extractive import ExtractiveModel
-from ragline.models.scripted import scripted_openai_model
 from ragline.models.streaming import AsyncChatStream, ChatStream
 from ragline.models.tokens import count_tokens
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    SleepRecorder,
+    anthropic_chat_model,
+    anthropic_events,
+    json_reply,
+    openai_chat_model,
+    openai_chunks,
+    scripted_openai_model,
+    sse_body,
+    stream_reply,
+)
 from ragline.types import ChatRequest, ChatResponse, Message, Usage
 
 OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 5, "total_tokens": 1205,
@@ -42,7 +42,7 @@ def drain(stream: ChatStream | AsyncChatStream) -> tuple[list[str], ChatResponse
 
 
 def open_stream(model: Any, use_async: bool) -> ChatStream | AsyncChatStream:
-    return model.astream(REQUEST) if use_async else model.stream(REQUEST)
+    return model.astream(SAMPLE_REQUEST) if use_async else model.stream(SAMPLE_REQUEST)
 
 
 def broken(model: Any, use_async: bool) -> tuple[list[str], ProviderError]:
@@ -68,9 +68,9 @@ SYNC_ASYNC = pytest.mark.parametrize("use_async", [False, True], ids=["sync", "a
 
 @SYNC_ASYNC
 def test_openai_stream_reads_usage_from_the_last_chunk(use_async: bool) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("A vector ", "database [1].",
+    server = ScriptedServer(stream_reply(sse_body(*openai_chunks("A vector ", "database [1].",
                                                     usage=OPENAI_USAGE))))
-    deltas, response = drain(open_stream(openai_model(server), use_async))
+    deltas, response = drain(open_stream(openai_chat_model(server), use_async))
     assert deltas == ["A vector ", "database [1]."]
     assert server.bodies[0]["stream"] is True
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
@@ -83,9 +83,9 @@ def test_openai_stream_reads_usage_from_the_last_chunk(use_async: bool) -> None:
 
 @SYNC_ASYNC
 def test_anthropic_stream_reads_message_start_and_message_delta(use_async: bool) -> None:
-    server = Server(stream_reply(sse(*anthropic_events("A vector ", "database [1].",
+    server = ScriptedServer(stream_reply(sse_body(*anthropic_events("A vector ", "database [1].",
                                                        output_tokens=11))))
-    deltas, response = drain(open_stream(anthropic_model(server), use_async))
+    deltas, response = drain(open_stream(anthropic_chat_model(server), use_async))
     assert deltas == ["A vector ", "database [1]."]
     assert server.bodies[0]["stream"] is True
     assert response is not None
@@ -98,8 +98,8 @@ def test_anthropic_stream_reads_message_start_and_message_delta(use_async: bool)
 @SYNC_ASYNC
 def test_openai_compatible_server_that_ignores_include_usage_is_estimated(use_async: bool,
                                                                           ) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("Written ", "in Rust."))))
-    deltas, response = drain(open_stream(openai_model(server, compatible=True), use_async))
+    server = ScriptedServer(stream_reply(sse_body(*openai_chunks("Written ", "in Rust."))))
+    deltas, response = drain(open_stream(openai_chat_model(server, compatible=True), use_async))
     assert "".join(deltas) == "Written in Rust."
     assert response is not None
     assert response.usage.estimated
@@ -109,9 +109,10 @@ def test_openai_compatible_server_that_ignores_include_usage_is_estimated(use_as
 
 @SYNC_ASYNC
 def test_openai_stream_cut_off_raises_with_the_partial_reply(use_async: bool) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("Qdrant is ", "written", finish=None)),
-                                 cut=True))
-    seen, error = broken(openai_model(server, Waits().policy(max_retries=2)), use_async)
+    server = ScriptedServer(
+        stream_reply(sse_body(*openai_chunks("Qdrant is ", "written", finish=None)), cut=True))
+    model = openai_chat_model(server, SleepRecorder().policy(max_retries=2))
+    seen, error = broken(model, use_async)
     assert isinstance(error, ProviderUnavailable)
     assert seen == ["Qdrant is ", "written"]
     assert len(server.requests) == 1  # text was already yielded: no retry
@@ -128,8 +129,9 @@ def test_anthropic_overloaded_error_event_mid_stream(use_async: bool) -> None:
     events = [*anthropic_events("Qdrant is ", complete=False),
               ("error", {"type": "error",
                          "error": {"type": "overloaded_error", "message": "Overloaded"}})]
-    server = Server(stream_reply(sse(*events)))
-    seen, error = broken(anthropic_model(server, Waits().policy(max_retries=2)), use_async)
+    server = ScriptedServer(stream_reply(sse_body(*events)))
+    model = anthropic_chat_model(server, SleepRecorder().policy(max_retries=2))
+    seen, error = broken(model, use_async)
     assert isinstance(error, ProviderUnavailable)
     assert error.status_code == 529
     assert seen == ["Qdrant is "]
@@ -145,8 +147,8 @@ def test_anthropic_overloaded_error_event_mid_stream(use_async: bool) -> None:
 
 @SYNC_ASYNC
 def test_anthropic_stream_that_ends_without_message_delta_is_unfinished(use_async: bool) -> None:
-    server = Server(stream_reply(sse(*anthropic_events("Half an ", complete=False))))
-    seen, error = broken(anthropic_model(server), use_async)
+    server = ScriptedServer(stream_reply(sse_body(*anthropic_events("Half an ", complete=False))))
+    seen, error = broken(anthropic_chat_model(server), use_async)
     assert seen == ["Half an "]
     assert isinstance(error, ProviderUnavailable)
     assert "ended before the reply was complete" in str(error)
@@ -155,12 +157,12 @@ def test_anthropic_stream_that_ends_without_message_delta_is_unfinished(use_asyn
 
 @SYNC_ASYNC
 def test_stream_is_retried_until_the_first_delta(use_async: bool) -> None:
-    waits = Waits()
-    server = Server(
+    waits = SleepRecorder()
+    server = ScriptedServer(
         json_reply(429, {"error": {"message": "slow down"}}, {"retry-after": "1"}),
-        stream_reply(sse(*openai_chunks(finish=None)), cut=True),  # broke before any text
-        stream_reply(sse(*openai_chunks("Finally.", usage=OPENAI_USAGE))))
-    deltas, response = drain(open_stream(openai_model(server, waits.policy(3)), use_async))
+        stream_reply(sse_body(*openai_chunks(finish=None)), cut=True),  # broke before any text
+        stream_reply(sse_body(*openai_chunks("Finally.", usage=OPENAI_USAGE))))
+    deltas, response = drain(open_stream(openai_chat_model(server, waits.policy(3)), use_async))
     assert deltas == ["Finally."]
     assert response is not None and response.text == "Finally."
     assert len(server.requests) == 3
@@ -168,8 +170,9 @@ def test_stream_is_retried_until_the_first_delta(use_async: bool) -> None:
 
 
 def test_stream_failing_before_any_text_raises_without_partial() -> None:
-    server = Server(json_reply(429, {"error": {"message": "slow down"}}, {"retry-after": "3"}))
-    seen, error = broken(openai_model(server, Waits().policy(1)), use_async=False)
+    server = ScriptedServer(
+        json_reply(429, {"error": {"message": "slow down"}}, {"retry-after": "3"}))
+    seen, error = broken(openai_chat_model(server, SleepRecorder().policy(1)), use_async=False)
     assert isinstance(error, RateLimited)
     assert seen == [] and error.partial is None
     assert len(server.requests) == 2
@@ -177,19 +180,19 @@ def test_stream_failing_before_any_text_raises_without_partial() -> None:
 
 @SYNC_ASYNC
 def test_closing_a_stream_early_stops_reading(use_async: bool) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("one ", "two ", "three",
+    server = ScriptedServer(stream_reply(sse_body(*openai_chunks("one ", "two ", "three",
                                                     usage=OPENAI_USAGE))))
-    model = openai_model(server)
+    model = openai_chat_model(server)
     if use_async:
         async def first_only() -> str:
-            stream = model.astream(REQUEST)
+            stream = model.astream(SAMPLE_REQUEST)
             first = await anext(stream)
             await stream.aclose()
             return first
 
         assert asyncio.run(first_only()) == "one "
     else:
-        stream = model.stream(REQUEST)
+        stream = model.stream(SAMPLE_REQUEST)
         assert next(stream) == "one "
         stream.close()
         assert list(stream) == []
@@ -224,7 +227,8 @@ def test_extractive_agenerate() -> None:
 @SYNC_ASYNC
 def test_scripted_model_streams_too(use_async: bool) -> None:
     model, seen = scripted_openai_model("Qdrant is written in Rust [1].", usage=(300, 9))
-    deltas, response = drain(model.astream(REQUEST) if use_async else model.stream(REQUEST))
+    deltas, response = drain(model.astream(SAMPLE_REQUEST) if use_async
+                             else model.stream(SAMPLE_REQUEST))
     assert deltas == ["Qdrant ", "is ", "written ", "in ", "Rust ", "[1]."]
     assert response is not None
     assert response.usage == Usage(input_tokens=300, output_tokens=9)

@@ -16,13 +16,13 @@ from ragline.cost.ledger import calls
 from ragline.cost.metered import CostMeter, QueryScope, query_scope
 from ragline.cost.report import routing_saving
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.models.scripted import scripted_openai_model
 from ragline.routing.cascade import CascadeChatModel
 from ragline.routing.learned import train_router
 from ragline.routing.outcomes import Outcomes
 from ragline.routing.routed import RoutedChatModel
 from ragline.routing.rules import RulesRouter
 from ragline.routing.scorers import AnswerCheckScorer, ArithmeticScorer, SelfConsistencyScorer
+from ragline.testing import scripted_openai_model
 from ragline.types import ChatRequest, Message, RouteSignals
 from ragline.verify.guard import AnswerCheck
 from ragline.verify.offline_judge import OfflineJudge
