@@ -91,9 +91,18 @@ def _os_error_message(exc: OSError) -> str:
 
 
 def settings_from(config: Path | None) -> Settings:
-    """Load the settings (offline: no model hub, no loader progress bars of their own)."""
+    """Load the settings (offline: no model hub, no loader progress bars of their own).
+
+    The command, not the library, sets these, through environment variables because no
+    API reaches the libraries before they are imported (lazily, later) and each reads its
+    variable once, at import; a value the user set is kept:
+    HF_HUB_OFFLINE (huggingface_hub: never the network, also for calls ragline does not
+    make itself), TQDM_DISABLE (tqdm: the model loaders' own progress bars) and
+    TRANSFORMERS_VERBOSITY (transformers: errors only, no warnings between answers).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # model loaders' own progress bars
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     return load_settings(config)
 
 

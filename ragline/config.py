@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,12 +291,18 @@ class CostSettings(_Section):
 
 
 class BudgetLimit(_Section):
-    """One spending limit: dollars and/or tokens per day or month for a tenant or API key."""
+    """One spending limit: dollars and/or tokens per day or month for a tenant or API key.
+
+    ``usd`` is exact (:class:`~decimal.Decimal`): budgets compare it with the ledger's
+    nano-dollar counters. A number read from YAML comes as a float and is taken at its
+    shortest decimal form (``0.1`` is ``Decimal("0.1")``); an environment value is read
+    from its text.
+    """
 
     scope: Literal["tenant", "api_key"]
     key: str = Field(min_length=1)
     period: Literal["day", "month"]
-    usd: float | None = Field(default=None, gt=0)
+    usd: Decimal | None = Field(default=None, gt=0)
     tokens: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")

@@ -46,6 +46,8 @@ def _prepare_offline_cache() -> None:
             tmp = target.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(gzip.decompress((data_dir / f"{name}.tiktoken.gz").read_bytes()))
             tmp.replace(target)
+    # tiktoken has no API for where it reads encoding files: this variable is the only way
+    # to point it at the unpacked copies (and so never at the network).
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -168,7 +169,10 @@ class QueryCost:
 
     ``total_usd`` is None when any priced call had no known price: an unknown
     price is never reported as free; ``unpriced`` names those models. Token
-    counts add up every call of the query.
+    counts add up every call of the query. The amounts are floats: this is what
+    an answer shows and writes as JSON, read back from the ledger's exact sums
+    (:meth:`ragline.cost.ledger.Ledger.query_cost`); money that is added up or
+    compared to a limit stays :class:`~decimal.Decimal` (see docs/costs.md).
     """
 
     total_usd: float | None = 0.0
@@ -236,6 +240,9 @@ class AnswerSupport:
 class ChatResponse:
     """What a chat model returned; ``cost`` is None when the price is unknown.
 
+    ``cost`` is exact USD (:class:`~decimal.Decimal`), set by the metering wrapper
+    (``ragline.cost.metered``); providers leave it None.
+
     The orchestration wrappers (``ragline.routing``) fill the last three fields:
     ``route`` says which model answered and which wrapper decided why (empty when
     no wrapper decided anything), ``timings`` the ms of their steps (``generate``,
@@ -246,7 +253,7 @@ class ChatResponse:
     text: str
     model: str
     usage: Usage
-    cost: float | None
+    cost: Decimal | None
     latency_ms: float
     finish_reason: str = "stop"
     provider_raw: Any = None

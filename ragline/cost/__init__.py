@@ -4,5 +4,6 @@
   and exact :class:`~decimal.Decimal` cost of a :class:`~ragline.types.Usage`.
 - :mod:`ragline.cost.ledger` — one row per model call in SQLite or PostgreSQL.
 - :mod:`ragline.cost.budgets` — atomic per-tenant / per-API-key spending limits.
+- :mod:`ragline.cost.schema` — the lazy, once-only table set-up the ledger and budgets share.
 - :mod:`ragline.cost.report` — cost grouped by model, route, tenant, stage or day, and a chart.
 """

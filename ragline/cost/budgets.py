@@ -41,13 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ragline.config import BudgetLimit, Settings
-from ragline.cost.ledger import (
-    Ledger,
-    create_tables,
-    database_errors,
-    nanos_to_usd,
-    usd_to_nanos,
-)
+from ragline.cost.ledger import Ledger, nanos_to_usd, usd_to_nanos
+from ragline.cost.schema import LazySchema, database_errors
 from ragline.errors import BudgetExceeded
 
 _metadata = MetaData()
@@ -98,6 +93,12 @@ class Reservation:
     tokens: int
 
 
+def _usd(value: Decimal | float) -> Decimal:
+    """An amount as Decimal; a float (a caller's estimate) at its exact binary value, which
+    the nano-dollar counters then round half-even, never through its text."""
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -138,7 +139,7 @@ class BudgetGuard:
         self._ids = itertools.count(1)
         self._open: set[int] = set()
         self._lock = threading.Lock()
-        self._schema_ready = False
+        self._schema = LazySchema(_metadata, "the budget counter table")
 
     @classmethod
     def from_settings(cls, settings: Settings, ledger: Ledger) -> BudgetGuard:
@@ -148,22 +149,18 @@ class BudgetGuard:
     @property
     def _engine(self) -> Engine:
         engine = self._store.engine if isinstance(self._store, Ledger) else self._store
-        if not self._schema_ready:
-            with self._lock:
-                if not self._schema_ready:
-                    create_tables(engine, _metadata)
-                    self._schema_ready = True
-        return engine
+        return self._schema.ready(engine)
 
     def reserve(self, tenant: str, api_key: str | None, usd: Decimal | float,
                 tokens: int) -> Reservation:
         """Book an estimated ``usd`` and ``tokens`` against every limit that applies.
 
+        ``usd`` is best a :class:`~decimal.Decimal`; a float is taken at its exact value.
         A limit applies when its scope's subject (``tenant``, or ``api_key`` when given)
         equals its key or its key is ``"*"``. Raises :class:`BudgetExceeded` naming the
         first limit the booking would exceed, and then books nothing.
         """
-        amount = usd if isinstance(usd, Decimal) else Decimal(str(usd))
+        amount = _usd(usd)
         if amount < 0 or tokens < 0:
             raise ValueError(f"a reservation needs usd >= 0 and tokens >= 0, got {usd}, {tokens}")
         applicable = self._applicable(tenant, api_key)
@@ -185,7 +182,7 @@ class BudgetGuard:
         ``usd`` None (unknown price) keeps the estimated dollars; tokens are always
         replaced. The real spend is booked even past a limit: it was spent.
         """
-        actual = None if usd is None else usd if isinstance(usd, Decimal) else Decimal(str(usd))
+        actual = None if usd is None else _usd(usd)
         usd_delta = 0 if actual is None else usd_to_nanos(actual) - usd_to_nanos(reservation.usd)
         self._adjust(reservation, usd_delta, tokens - reservation.tokens)
 
@@ -216,7 +213,7 @@ class BudgetGuard:
               nanos: int, tokens: int) -> None:
         names = _names(counter)
         connection.execute(_INSERT_MISSING[connection.dialect.name], names)
-        max_nanos = min((usd_to_nanos(Decimal(str(lim.usd))) for lim in limits if lim.usd),
+        max_nanos = min((usd_to_nanos(lim.usd) for lim in limits if lim.usd),
                         default=_NO_LIMIT)
         max_tokens = min((lim.tokens for lim in limits if lim.tokens), default=_NO_LIMIT)
         booked = connection.execute(_BOOK, {**names, "nanos": nanos, "tokens": tokens,
@@ -259,7 +256,7 @@ def _exceeded(counter: Counter, limits: Sequence[BudgetLimit], spent_nanos: int,
     every = "day" if period == "day" else "month"
     limit, used = limits[0], "has reached its limit"
     for candidate in limits:
-        if candidate.usd and spent_nanos + nanos > usd_to_nanos(Decimal(str(candidate.usd))):
+        if candidate.usd and spent_nanos + nanos > usd_to_nanos(candidate.usd):
             limit, used = candidate, (
                 f"has spent ${nanos_to_usd(spent_nanos):.4f} of its ${candidate.usd:.4f} per "
                 f"{every} and this call needs up to ${nanos_to_usd(nanos):.4f}")

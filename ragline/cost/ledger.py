@@ -12,12 +12,10 @@ backends; a cost with more than nine decimal places is rounded half-even. Times 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +44,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 from ragline.config import Settings
-from ragline.errors import ConfigError, LedgerError
+from ragline.cost.schema import LazySchema, database_errors
+from ragline.errors import ConfigError
 from ragline.redact import redact
-from ragline.types import QueryCost
+from ragline.types import QueryCost, Usage
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -149,32 +148,27 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallRecord:
-    """One model call as the ledger stores it.
+class CallRecord(Usage):
+    """One model call as the ledger stores it: its :class:`~ragline.types.Usage` (the token
+    counts and ``estimated``, same fields, same meaning) and who, what and how much.
 
-    The token counts are disjoint, as in :class:`~ragline.types.Usage`
-    (``cache_write_1h_tokens`` is the 1-hour part of ``cache_write_tokens``).
     ``cost_usd`` None means the model's price is unknown (never recorded as free);
     ``savings_usd`` is what prompt caching saved (negative when writes cost more than
-    reads saved); both are best given as :class:`~decimal.Decimal` (a float is taken at
-    its shortest decimal form). ``api_key`` is a caller-given key id or label, never a
-    secret. ``error`` and ``route_reason`` are stored redacted
-    (:func:`ragline.redact.redact`): an upstream error that echoes a key is stored
+    reads saved). Both are :class:`~decimal.Decimal`, stored as whole nano-dollars
+    (rounded half-even); an ``int`` or a decimal string is exact too, and a ``float`` is
+    taken at its exact binary value, never through its text. ``api_key`` is a
+    caller-given key id or label, never a secret. ``error`` and ``route_reason`` are stored
+    redacted (:func:`ragline.redact.redact`): an upstream error that echoes a key is stored
     masked. ``cache`` says how a response cache answered: ``off``, ``hit``, ``miss``,
-    ``semantic``... ``ts`` defaults to now, UTC.
+    ``semantic``... ``ts`` defaults to now, UTC. Build one from a call's usage with
+    :meth:`of`.
     """
 
     stage: str
     provider: str
     model: str
-    cost_usd: Decimal | float | None
-    savings_usd: Decimal | float | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    estimated: bool = False
+    cost_usd: Decimal | None
+    savings_usd: Decimal | None = None
     latency_ms: float = 0.0
     query_id: str | None = None
     session: str | None = None
@@ -185,11 +179,35 @@ class CallRecord:
     error: str | None = None
     ts: datetime = field(default_factory=_now)
 
+    @classmethod
+    def of(cls, usage: Usage, **call: Any) -> CallRecord:
+        """The record of a call that used ``usage``; ``call`` gives the other fields."""
+        return cls(**{name: getattr(usage, name) for name in _USAGE_FIELDS}, **call)
 
-def _usd(value: Decimal | float | None) -> Decimal | None:
+    @property
+    def usage(self) -> Usage:
+        """The call's token counts, as a plain :class:`~ragline.types.Usage`."""
+        return Usage(**{name: getattr(self, name) for name in _USAGE_FIELDS})
+
+
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
+
+
+def _usd(value: Decimal | int | float | str | None) -> Decimal | None:
+    """Money as Decimal: an int or a decimal string exactly, a float (from a caller, never
+    from ragline) at its exact binary value."""
     if value is None or isinstance(value, Decimal):
         return value
-    return Decimal(repr(float(value)))
+    problem = f"a ledger amount is a Decimal number of USD, not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(problem)
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as error:
+        raise ValueError(problem) from error
+    if not amount.is_finite():
+        raise ValueError(problem)
+    return amount
 
 
 def _row(call: CallRecord) -> dict[str, Any]:
@@ -198,10 +216,7 @@ def _row(call: CallRecord) -> dict[str, Any]:
         "tenant": call.tenant, "api_key": call.api_key, "stage": call.stage,
         "provider": call.provider, "model": call.model,
         "route_reason": None if call.route_reason is None else redact(call.route_reason),
-        "input_tokens": call.input_tokens, "output_tokens": call.output_tokens,
-        "cache_read_tokens": call.cache_read_tokens,
-        "cache_write_tokens": call.cache_write_tokens,
-        "cache_write_1h_tokens": call.cache_write_1h_tokens,
+        **{name: getattr(call, name) for name in _TOKENS},
         "estimated": call.estimated, "cost_usd": _usd(call.cost_usd),
         "savings_usd": _usd(call.savings_usd), "latency_ms": call.latency_ms,
         "cache": call.cache, "error": None if call.error is None else redact(call.error),
@@ -231,14 +246,6 @@ class _PreparedInsert:
         converted = {name: row[name] if convert is None else convert(row[name])
                      for name, convert in self._convert}
         return converted if self._order is None else tuple(converted[k] for k in self._order)
-
-
-def create_tables(engine: Engine, tables: MetaData) -> None:
-    """Create ``tables`` where missing; tolerates another process creating them at once."""
-    try:
-        tables.create_all(engine)
-    except exc.DatabaseError:
-        tables.create_all(engine)  # lost a race with a concurrent creator: now they exist
 
 
 def _parse_url(url: str) -> URL:
@@ -289,17 +296,6 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-@contextmanager
-def database_errors(engine: Engine, action: str) -> Iterator[None]:
-    """Turn a database failure inside the block into :class:`LedgerError` naming ``action``."""
-    try:
-        yield
-    except exc.SQLAlchemyError as error:
-        where = engine.url.render_as_string(hide_password=True)
-        reason = getattr(error, "orig", None) or error
-        raise LedgerError(f"cost ledger {where}: could not {action}: {reason}") from error
-
-
 class Ledger:
     """Records model calls and answers what a query cost.
 
@@ -311,8 +307,7 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self._engine = open_engine(url)
         self._insert = _PreparedInsert(self._engine.dialect)
-        self._schema_lock = threading.Lock()
-        self._schema_ready = False
+        self._schema = LazySchema(metadata, "the ledger table")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
@@ -334,13 +329,7 @@ class Ledger:
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine, with the ledger table created."""
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    with database_errors(self._engine, "create the ledger table"):
-                        create_tables(self._engine, metadata)
-                    self._schema_ready = True
-        return self._engine
+        return self._schema.ready(self._engine)
 
     def record(self, call: CallRecord) -> None:
         """Store one call in its own transaction."""
@@ -362,7 +351,9 @@ class Ledger:
         """Return what the calls recorded under ``query_id`` cost, in total and per stage.
 
         The total (and a stage's sum) is None when any of its calls had an unknown price;
-        ``unpriced`` names those models. A query with no calls costs 0.
+        ``unpriced`` names those models. A query with no calls costs 0. The sums are exact
+        (Decimal); :class:`~ragline.types.QueryCost` shows them as floats, for display and
+        JSON (see docs/costs.md).
         """
         columns = [calls.c.stage, calls.c.model, calls.c.cost_usd,
                    *(calls.c[name] for name in _TOKENS[:4])]

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from ragline.cost.ledger import CallRecord, Ledger
@@ -99,21 +100,18 @@ class CostMeter:
 
     def record(self, *, stage: str, provider: str, model: str, usage: Usage,
                latency_ms: float, error: str | None = None, route_reason: str = "",
-               cache: str = "off") -> float | None:
-        """Price one call, write its ledger row, and return its cost (None = unknown price)."""
+               cache: str = "off") -> Decimal | None:
+        """Price one call, write its ledger row, and return its exact cost (None = unknown
+        price)."""
         scope = _scope.get() or QueryScope(new_query_id(), self.default_tenant)
         cost = self.catalogue.cost(model, usage)
-        savings = self.catalogue.savings(model, usage)
-        self.ledger.record(CallRecord(
-            query_id=scope.query_id, session=scope.session, tenant=scope.tenant,
+        self.ledger.record(CallRecord.of(
+            usage, query_id=scope.query_id, session=scope.session, tenant=scope.tenant,
             api_key=scope.api_key, stage=stage, provider=provider, model=model,
-            route_reason=route_reason, input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_write_1h_tokens=usage.cache_write_1h_tokens, estimated=usage.estimated,
-            cost_usd=cost, savings_usd=savings, latency_ms=latency_ms, cache=cache,
-            error=error))
-        return None if cost is None else float(cost)
+            route_reason=route_reason, cost_usd=cost,
+            savings_usd=self.catalogue.savings(model, usage), latency_ms=latency_ms,
+            cache=cache, error=error))
+        return cost
 
     def chat(self, model: ChatModel, *, stage: str = "generate",
              route_reason: str = "") -> MeteredChatModel:
@@ -136,7 +134,7 @@ def _elapsed_ms(started: float) -> float:
 
 
 class MeteredChatModel(ChatModelWrapper):
-    """A :class:`ChatModel` that records each call; responses carry their cost."""
+    """A :class:`ChatModel` that records each call; responses carry their exact cost."""
 
     def __init__(self, inner: ChatModel, meter: CostMeter, *, stage: str,
                  route_reason: str = "") -> None:

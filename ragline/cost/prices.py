@@ -5,8 +5,9 @@ same format) and inline ``cost.price_overrides`` are merged over it in that orde
 model and per field: ``{gpt-4o: {input: 2.0}}`` changes one rate and keeps the others; a
 model the catalogue does not know needs at least ``input`` and ``output``.
 
-Arithmetic is exact (:class:`~decimal.Decimal`); a model with no price is *unknown*, and
-its cost is ``None``, never zero.
+Arithmetic is exact (:class:`~decimal.Decimal`) from the YAML text on: a prices file is
+read with a loader that turns each decimal number into a Decimal from its own digits, never
+through a float. A model with no price is *unknown*, and its cost is ``None``, never zero.
 """
 
 from __future__ import annotations
@@ -183,9 +184,27 @@ def _candidates(name: str) -> list[str]:
     return found
 
 
+class _PriceLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a decimal number is a Decimal of its own text."""
+
+
+def _decimal_number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | float:
+    """``2.50`` is ``Decimal("2.50")``; the forms Decimal cannot read (``.inf``, ``.nan``,
+    sexagesimal ``1:30.5``) stay YAML floats, which :func:`_rate` judges."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return loader.construct_yaml_float(node)
+
+
+_PriceLoader.add_constructor("tag:yaml.org,2002:float", _decimal_number)
+
+
 def _read_models(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_PriceLoader)  # a SafeLoader: builds plain data only
     except FileNotFoundError as exc:
         raise ConfigError(f"prices file {path} does not exist") from exc
     except yaml.YAMLError as exc:
@@ -254,7 +273,11 @@ def _rate(name: str, field: str, value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ConfigError(problem)
     try:
-        rate = Decimal(str(value))
+        # Decimal from a file's text (_PriceLoader), an int or a string. A float comes only
+        # from cost.price_overrides, which the settings loader has already read as a YAML
+        # float: its shortest form (repr) is the number as written, its exact binary value
+        # is not (0.15 would become 0.1499999999999999944...).
+        rate = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation as exc:
         raise ConfigError(problem) from exc
     if not rate.is_finite() or rate < 0:

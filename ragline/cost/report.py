@@ -202,7 +202,7 @@ def routing_saving(ledger: Ledger, catalogue: PriceCatalogue, strongest: str,
 class _Day:
     """What the calls of one day and key add up to: priced cost, tokens, unpriced calls."""
 
-    usd: float = 0.0
+    usd: Decimal = Decimal(0)
     tokens: int = 0
     unpriced: int = 0
 
@@ -226,7 +226,7 @@ def _daily(ledger: Ledger, since: datetime | None, by: GroupBy) -> dict[str, dic
         for row in connection.execute(statement):
             key = _key_text(by, row[1:1 + len(keys)])
             total = totals.setdefault(str(row.day), {}).setdefault(key, _Day())
-            total.usd += float(row.cost or 0)
+            total.usd += row.cost or Decimal(0)
             total.tokens += int(row.tokens)
             total.unpriced += int(row.unpriced or 0)
     return totals
@@ -265,7 +265,8 @@ def cost_figure(ledger: Ledger, since: date | datetime | None = None,
                           ) from error
     daily = _daily(ledger, _since(since), by)
     free = bool(daily) and not any(t.usd for series in daily.values() for t in series.values())
-    costs = {day: {key: float(t.tokens) if free else t.usd for key, t in series.items()}
+    # bar heights: floats for matplotlib, each day's exact sum converted once
+    costs = {day: {key: float(t.tokens if free else t.usd) for key, t in series.items()}
              for day, series in daily.items()}
     days = _every_day(sorted(costs))
     totals: dict[str, float] = {}

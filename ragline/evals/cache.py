@@ -1,10 +1,12 @@
 """A judge wrapper that remembers every answer in SQLite, keyed by a hash of its input.
 
-:class:`CachedJudge` is itself a :class:`~ragline.verify.types.Judge`. The key
+:class:`CachedJudge` is itself a :class:`~ragline.verify.types.BatchJudge`. The key
 hashes the inner judge's ``fingerprint`` (its ``name`` when it has none), the
 question asked (support or relevance) and its inputs, so a rerun of the same
 eval with the same judge makes no judge call at all, while another judge, prompt
-version or offline judge version never reads stale answers.
+version or offline judge version never reads stale answers. A batch of statements
+is looked up one by one and only the misses go to the inner judge, together, in one
+batch when it can (:func:`~ragline.verify.types.support_each`).
 Safe to share between threads.
 """
 
@@ -19,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ragline.verify.types import Judge, SupportVerdict
+from ragline.verify.types import Judge, SupportVerdict, support_each
 
 
 class CachedJudge:
@@ -58,19 +60,53 @@ class CachedJudge:
             return json.loads(row[0])
 
     def _set(self, key: str, value: Any) -> None:
+        self._set_many([(key, value)])
+
+    def _set_many(self, items: Sequence[tuple[str, Any]]) -> None:
+        """Store several answers in one transaction."""
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO judge_cache VALUES (?, ?)",
-                             (key, json.dumps(value)))
+            self._db.executemany("INSERT OR REPLACE INTO judge_cache VALUES (?, ?)",
+                                 [(key, json.dumps(value)) for key, value in items])
+
+    def _support_key(self, statement: str, evidence: Sequence[str]) -> str:
+        return self._key("support", [statement, list(evidence)])
+
+    def _cached_support(self, key: str) -> SupportVerdict | None:
+        cached = self._get(key)
+        if cached is None:
+            return None
+        return SupportVerdict(**{**cached, "missing": tuple(cached["missing"])})
 
     def support(self, statement: str, evidence: Sequence[str]) -> SupportVerdict:
         """The cached verdict, or the inner judge's (then cached)."""
-        key = self._key("support", [statement, list(evidence)])
-        cached = self._get(key)
+        key = self._support_key(statement, evidence)
+        cached = self._cached_support(key)
         if cached is not None:
-            return SupportVerdict(**{**cached, "missing": tuple(cached["missing"])})
+            return cached
         verdict = self.inner.support(statement, evidence)
         self._set(key, asdict(verdict))
         return verdict
+
+    def support_many(self, statements: Sequence[str],
+                     evidence: Sequence[str]) -> list[SupportVerdict]:
+        """:meth:`support` for each statement, in order: the cached verdicts, and the
+        misses (each distinct statement once) judged in one batch, then cached."""
+        keys = [self._support_key(statement, evidence) for statement in statements]
+        found: dict[str, SupportVerdict] = {}
+        asked: dict[str, str] = {}  # key -> statement, for the misses
+        for key, statement in zip(keys, statements, strict=True):
+            if key in found or key in asked:
+                continue
+            verdict = self._cached_support(key)
+            if verdict is None:
+                asked[key] = statement
+            else:
+                found[key] = verdict
+        if asked:
+            fresh = support_each(self.inner, list(asked.values()), evidence)
+            found.update(zip(asked, fresh, strict=True))
+            self._set_many([(key, asdict(found[key])) for key in asked])
+        return [found[key] for key in keys]
 
     def relevance(self, question: str, passage: str) -> float:
         """The cached relevance, or the inner judge's (then cached)."""

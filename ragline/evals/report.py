@@ -30,25 +30,22 @@ __all__ = ["MetricDelta", "compare", "render_html", "write_html"]
 
 
 def _histogram(name: str, values: list[float]) -> str:
-    """A PNG histogram of ``values``, base64-encoded."""
-    import matplotlib
+    """A PNG histogram of ``values``, base64-encoded (drawn without pyplot's global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(4, 2.6), dpi=80)
-    try:
-        # every metric is a share or a similarity: draw them on the same 0..1 scale
-        span = (min(0.0, *values), max(1.0, *values))
-        axes.hist(values, bins=10, range=span, color="#4c72b0")
-        axes.set_title(name)
-        axes.set_xlabel("value")
-        axes.set_ylabel("cases")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=(4, 2.6), dpi=80)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    # every metric is a share or a similarity: draw them on the same 0..1 scale
+    span = (min(0.0, *values), max(1.0, *values))
+    axes.hist(values, bins=10, range=span, color="#4c72b0")
+    axes.set_title(name)
+    axes.set_xlabel("value")
+    axes.set_ylabel("cases")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -12,16 +12,25 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = ["JudgeSpend", "judge_spend", "record_judge_cost"]
 
 
 @dataclass(slots=True)
 class JudgeSpend:
-    """Judge calls made and their total in USD; ``usd`` is None once a price was unknown."""
+    """Judge calls made and their exact total in USD; None once a price was unknown.
+
+    ``usd`` is the total as a float, for the run's JSON file (``CaseRow.judge_cost_usd``).
+    """
 
     calls: int = 0
-    usd: float | None = 0.0
+    total_usd: Decimal | None = Decimal(0)
+
+    @property
+    def usd(self) -> float | None:
+        """The total as a float (None: a price was unknown)."""
+        return None if self.total_usd is None else float(self.total_usd)
 
 
 _current: contextvars.ContextVar[JudgeSpend | None] = contextvars.ContextVar(
@@ -39,10 +48,10 @@ def judge_spend() -> Iterator[JudgeSpend]:
         _current.reset(token)
 
 
-def record_judge_cost(cost: float | None) -> None:
+def record_judge_cost(cost: Decimal | None) -> None:
     """Add one judge call costing ``cost`` (None: unknown price) to the open tally, if any."""
     spend = _current.get()
     if spend is None:
         return
     spend.calls += 1
-    spend.usd = None if cost is None or spend.usd is None else spend.usd + cost
+    spend.total_usd = None if cost is None or spend.total_usd is None else spend.total_usd + cost

@@ -8,7 +8,6 @@ package ships, so nothing is downloaded. Vectors are L2-normalised float32.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,8 +85,7 @@ def _read_sentence_transformer(path: str, device: str) -> SentenceTransformer:
         raise ProviderNotInstalled(
             "embedding needs sentence-transformers: pip install 'ragline[local]'",
             provider="sentence_transformers", model=path) from exc
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    try:  # local_files_only: never the network, and no process-wide HF_HUB_OFFLINE
         return SentenceTransformer(path, device=device, local_files_only=True)
     except OSError as exc:
         raise ProviderError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -48,18 +47,15 @@ def _transformers() -> Any:
         import transformers as module
     except ImportError as exc:
         raise ProviderNotInstalled(_INSTALL_HINT, provider="local", model=GGUF_FILE) from exc
-    transformers: Any = module
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    transformers: Any = module  # its log level and progress bars are the application's
     return transformers
 
 
 @cache
 def load_local_tokenizer() -> Any:
     """The SmolLM2 tokenizer, read from the GGUF file once per process."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return _transformers().AutoTokenizer.from_pretrained(str(gguf_directory()),
-                                                         gguf_file=GGUF_FILE)
+    return _transformers().AutoTokenizer.from_pretrained(
+        str(gguf_directory()), gguf_file=GGUF_FILE, local_files_only=True)
 
 
 @cache
@@ -67,9 +63,8 @@ def load_local_model() -> Any:
     """The SmolLM2 model in float32 on the CPU, loaded once per process."""
     import torch
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = _transformers().AutoModelForCausalLM.from_pretrained(
-        str(gguf_directory()), gguf_file=GGUF_FILE, dtype=torch.float32)
+        str(gguf_directory()), gguf_file=GGUF_FILE, dtype=torch.float32, local_files_only=True)
     model.eval()
     return model
 

@@ -96,8 +96,7 @@ def _load_cross_encoder(path: str, device: str, max_length: int) -> CrossEncoder
         raise ProviderNotInstalled(
             "cross-encoder reranking needs sentence-transformers: pip install 'ragline[local]'",
             provider="sentence_transformers", model=path) from exc
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    try:  # local_files_only: never the network, and no process-wide HF_HUB_OFFLINE
         model: CrossEncoder = CrossEncoder(path, device=device, max_length=max_length,
                                            local_files_only=True)
     except (OSError, ValueError) as exc:

@@ -12,6 +12,7 @@ with that one instead (route ``"<downgrade> (budget: <why>)"``).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 
 from ragline.cost.budgets import BudgetGuard, Reservation
 from ragline.cost.metered import current_scope
@@ -35,7 +36,7 @@ class BudgetedChatModel(ChatModelWrapper):
         self.downgrade = downgrade
         self.default_tenant = default_tenant
 
-    def estimate(self, request: ChatRequest) -> tuple[int, float]:
+    def estimate(self, request: ChatRequest) -> tuple[int, Decimal]:
         """Tokens and USD ``request`` may spend at most: its prompt plus ``max_tokens`` out.
 
         A model without a known price reserves no dollars (its tokens still count).
@@ -44,7 +45,7 @@ class BudgetedChatModel(ChatModelWrapper):
         prompt = count_tokens("\n".join(m.content for m in request.messages), model)
         usage = Usage(input_tokens=prompt, output_tokens=request.max_tokens, estimated=True)
         cost = self.catalogue.cost(model, usage)
-        return usage.total_tokens, 0.0 if cost is None else float(cost)
+        return usage.total_tokens, Decimal(0) if cost is None else cost
 
     def _reserve(self, request: ChatRequest) -> Reservation | BudgetExceeded:
         """Book the estimate; the refusal is returned (not raised) when a downgrade exists."""
@@ -60,7 +61,7 @@ class BudgetedChatModel(ChatModelWrapper):
             return exc
 
     def _settle(self, reservation: Reservation, response: ChatResponse | None) -> None:
-        self.guard.settle(reservation, usd=response.cost if response else 0.0,
+        self.guard.settle(reservation, usd=response.cost if response else Decimal(0),
                           tokens=response.usage.total_tokens if response else 0)
 
     def _settle_failure(self, reservation: Reservation, exc: BaseException) -> None:

@@ -273,3 +273,22 @@ def test_racing_processes_never_overspend(ledger: Ledger) -> None:
     assert admitted == 20  # 60 attempts of $0.05 against $1.00
     guard = BudgetGuard(ledger, [limit(usd=1.0)])
     assert guard.spent("tenant", "acme", "day") == (Decimal("1"), 20)
+
+
+def test_a_limit_is_exact_decimal_money(ledger: Ledger, clock: Clock) -> None:
+    tenth = limit(usd=0.3)  # as a float, 0.1 + 0.1 + 0.1 > 0.3
+    assert tenth.usd == Decimal("0.3") and isinstance(tenth.usd, Decimal)
+    guard = guard_for(ledger, clock, tenth)
+    for _ in range(3):
+        guard.reserve("acme", None, Decimal("0.1"), 1)
+    assert guard.spent("tenant", "acme", "day") == (Decimal("0.3"), 3)
+    with pytest.raises(BudgetExceeded, match=r"has spent \$0.3000 of its \$0.3000"):
+        guard.reserve("acme", None, Decimal("0.000000001"), 1)
+
+
+def test_a_float_amount_is_booked_at_its_exact_value(ledger: Ledger, clock: Clock) -> None:
+    guard = guard_for(ledger, clock, limit(usd=1.0))
+    reservation = guard.reserve("acme", None, 0.1 + 0.2, 1)  # 0.30000000000000004...
+    assert guard.spent("tenant", "acme", "day") == (Decimal("0.3"), 1)  # nano-dollars
+    guard.settle(reservation, 0.1, 1)
+    assert guard.spent("tenant", "acme", "day") == (Decimal("0.1"), 1)

@@ -15,21 +15,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    anthropic_events,
-    anthropic_message,
-    anthropic_model,
-    json_reply,
-    openai_chunks,
-    openai_completion,
-    openai_model,
-    sse,
-    stream_reply,
-)
 
 from ragline.cost.prices import PriceCatalogue
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    anthropic_chat_model,
+    anthropic_events,
+    anthropic_message,
+    json_reply,
+    openai_chat_model,
+    openai_chunks,
+    openai_completion,
+    sse_body,
+    stream_reply,
+)
 from ragline.types import ChatResponse
 
 
@@ -108,21 +108,21 @@ def respond(provider: str, streaming: bool, model: str,
             usage: dict[str, Any]) -> ChatResponse:
     """Serve one payload to the real SDK and return ragline's normalised response."""
     if provider == "openai":
-        reply = (stream_reply(sse(*openai_chunks("Hel", "lo.", usage=usage, model=model)))
+        reply = (stream_reply(sse_body(*openai_chunks("Hel", "lo.", usage=usage, model=model)))
                  if streaming else json_reply(200, openai_completion(
                      "Hello.", usage=usage, model=model)))
-        chat: Any = openai_model(Server(reply), model=model)
+        chat: Any = openai_chat_model(ScriptedServer(reply), model=model)
     else:
-        reply = (stream_reply(sse(*anthropic_events(
+        reply = (stream_reply(sse_body(*anthropic_events(
                      "Hel", "lo.", output_tokens=usage["output_tokens"],
                      usage={**usage, "output_tokens": 1}, model=model)))
                  if streaming else json_reply(200, anthropic_message(
                      "Hello.", usage=usage, model=model)))
-        chat = anthropic_model(Server(reply), model=model)
+        chat = anthropic_chat_model(ScriptedServer(reply), model=model)
     if not streaming:
-        response: ChatResponse = chat.generate(REQUEST)
+        response: ChatResponse = chat.generate(SAMPLE_REQUEST)
         return response
-    stream = chat.stream(REQUEST)
+    stream = chat.stream(SAMPLE_REQUEST)
     assert "".join(stream) == "Hello."
     assert stream.response is not None
     return stream.response

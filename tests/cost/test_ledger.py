@@ -15,10 +15,18 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ragline.config import Settings
-from ragline.cost.ledger import CallRecord, Ledger, calls, nanos_to_usd, usd_to_nanos
+from ragline.config import BudgetLimit, Settings
+from ragline.cost.budgets import BudgetGuard
+from ragline.cost.ledger import (
+    CallRecord,
+    Ledger,
+    calls,
+    nanos_to_usd,
+    open_engine,
+    usd_to_nanos,
+)
 from ragline.errors import ConfigError, LedgerError
-from ragline.types import QueryCost
+from ragline.types import QueryCost, Usage
 
 
 def call(**fields: object) -> CallRecord:
@@ -60,12 +68,22 @@ def test_an_unknown_price_is_stored_as_null_not_zero(ledger: Ledger) -> None:
         assert connection.execute(select(calls.c.cost_usd)).scalar_one() is None
 
 
-def test_a_float_cost_is_stored_at_its_shortest_decimal_form(ledger: Ledger) -> None:
+def test_a_float_int_or_text_cost_is_taken_exactly_then_rounded_to_nano_dollars(
+        ledger: Ledger) -> None:
     ledger.record(call(cost_usd=0.0001074, savings_usd=0.1 + 0.2))
+    ledger.record(call(cost_usd=0, savings_usd="0.0000768"))
     with ledger.engine.connect() as connection:
-        row = connection.execute(select(calls.c.cost_usd, calls.c.savings_usd)).one()
-    assert row.cost_usd == Decimal("0.0001074")
-    assert row.savings_usd == Decimal("0.300000000")  # nano-dollar rounding
+        first, second = connection.execute(
+            select(calls.c.cost_usd, calls.c.savings_usd).order_by(calls.c.id)).all()
+    # Decimal(0.0001074) is 0.000107399999999999996...: nano-dollars round it back
+    assert first.cost_usd == Decimal("0.0001074")
+    assert first.savings_usd == Decimal("0.300000000")
+    assert (second.cost_usd, second.savings_usd) == (Decimal(0), Decimal("0.0000768"))
+    with pytest.raises(TypeError, match="Decimal"):
+        ledger.record(call(cost_usd=[0.1]))
+    with pytest.raises(ValueError, match="Decimal"):
+        ledger.record(call(cost_usd=float("nan")))
+    assert count_rows(ledger) == 2
 
 
 def test_money_is_kept_to_the_nano_dollar() -> None:
@@ -134,6 +152,36 @@ def test_an_unreachable_database_is_a_ledger_error() -> None:
     assert "secret" not in str(caught.value)  # the password is never shown
     assert caught.value.http_status == 503
     ledger.close()
+
+
+def test_the_ledger_and_the_budgets_create_their_tables_the_same_lazy_way(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing-folder' / 'ledger.sqlite'}"
+    ledger = Ledger(url)  # no constructor connects
+    limits = [BudgetLimit(scope="tenant", key="*", period="day", usd=1)]
+    engine = open_engine(url)
+    on_engine, on_ledger = BudgetGuard(engine, limits), BudgetGuard(ledger, limits)
+    with pytest.raises(LedgerError, match="could not create the ledger table"):
+        ledger.record(call())
+    with pytest.raises(LedgerError, match="could not create the budget counter table"):
+        on_engine.spent("tenant", "acme", "day")
+    (tmp_path / "missing-folder").mkdir()  # a failed creation is tried again on next use
+    ledger.record(call())
+    assert on_engine.spent("tenant", "acme", "day") == (Decimal(0), 0)
+    assert on_ledger.spent("tenant", "acme", "day") == (Decimal(0), 0)
+    assert count_rows(ledger) == 1
+    ledger.close()
+    engine.dispose()
+
+
+def test_a_call_record_is_a_usage_with_who_and_how_much() -> None:
+    usage = Usage(input_tokens=176, output_tokens=7, cache_read_tokens=1024,
+                  cache_write_tokens=10, cache_write_1h_tokens=4, estimated=True)
+    record = CallRecord.of(usage, stage="generate", provider="openai", model="gpt-4o-mini",
+                           cost_usd=Decimal("0.0001074"), query_id="q1")
+    assert record.usage == usage and isinstance(record, Usage)
+    assert (record.prompt_tokens, record.total_tokens) == (1210, 1217)
+    assert (record.query_id, record.cost_usd) == ("q1", Decimal("0.0001074"))
 
 
 CRASHING_WRITER = textwrap.dedent("""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx2 as httpx
 import openai
 import pytest
-from provider_server import REQUEST, Server
 from sqlalchemy import select
 
 from ragline import redact as redaction
@@ -15,6 +14,7 @@ from ragline.cost.prices import PriceCatalogue
 from ragline.errors import AuthenticationFailed
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.redact import MASK
+from ragline.testing import SAMPLE_REQUEST, ScriptedServer
 
 OPENAI_KEY = "sk-proj-" + "Xq7vB2nR" * 6 + "w9Zk"
 PLAIN_KEY = "gw" + "5e0c9a" * 6  # a gateway key with no recognisable shape
@@ -55,7 +55,7 @@ def test_an_upstream_401_echoing_the_key_is_recorded_without_it(
                        "https://platform.openai.com/account/api-keys.",
             "type": "invalid_request_error", "code": "invalid_api_key"}})
 
-    server = Server(echo)
+    server = ScriptedServer(echo)
     options = {"api_key": PLAIN_KEY, "base_url": "https://api.openai.test/v1", "max_retries": 0}
     model = OpenAIChatModel(
         model="gpt-4o-mini",
@@ -63,7 +63,7 @@ def test_an_upstream_401_echoing_the_key_is_recorded_without_it(
         async_client=openai.AsyncOpenAI(
             **options, http_client=httpx.AsyncClient(transport=server.transport)))
     with pytest.raises(AuthenticationFailed) as caught:
-        CostMeter(PriceCatalogue.load(), ledger).chat(model).generate(REQUEST)
+        CostMeter(PriceCatalogue.load(), ledger).chat(model).generate(SAMPLE_REQUEST)
     assert server.requests[0].headers["authorization"] == f"Bearer {PLAIN_KEY}"
     assert PLAIN_KEY not in str(caught.value)
     [(error, _)] = stored(ledger)

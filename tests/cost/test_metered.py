@@ -7,18 +7,6 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from provider_server import (
-    REQUEST,
-    Server,
-    anthropic_events,
-    anthropic_model,
-    json_reply,
-    openai_chunks,
-    openai_completion,
-    openai_model,
-    sse,
-    stream_reply,
-)
 from sqlalchemy import select
 
 from ragline.cost.ledger import Ledger, calls
@@ -28,6 +16,18 @@ from ragline.errors import ProviderUnavailable
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.rerank import LLMReranker
 from ragline.models.tokens import count_tokens
+from ragline.testing import (
+    SAMPLE_REQUEST,
+    ScriptedServer,
+    anthropic_chat_model,
+    anthropic_events,
+    json_reply,
+    openai_chat_model,
+    openai_chunks,
+    openai_completion,
+    sse_body,
+    stream_reply,
+)
 from ragline.types import Chunk, ScoredChunk
 
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
@@ -46,11 +46,12 @@ def rows(meter: CostMeter) -> list[dict[str, object]]:
 
 
 def test_a_generation_is_priced_and_recorded_in_its_query(meter: CostMeter) -> None:
-    chat = meter.chat(openai_model(Server(json_reply(200, openai_completion(usage=USAGE)))))
+    server = ScriptedServer(json_reply(200, openai_completion(usage=USAGE)))
+    chat = meter.chat(openai_chat_model(server))
     with query_scope(SCOPE):
-        response = chat.generate(REQUEST)
-    # 176 x $0.15 + 1024 x $0.075 + 7 x $0.60 per million
-    assert response.cost == pytest.approx(107.4e-6)
+        response = chat.generate(SAMPLE_REQUEST)
+    # 176 x $0.15 + 1024 x $0.075 + 7 x $0.60 per million, exact
+    assert response.cost == Decimal("0.0001074") and isinstance(response.cost, Decimal)
     [row] = rows(meter)
     assert (row["query_id"], row["tenant"], row["session"], row["api_key"], row["stage"]) == (
         "q-1", "acme", "s-9", "key-3", "generate")
@@ -62,21 +63,22 @@ def test_a_generation_is_priced_and_recorded_in_its_query(meter: CostMeter) -> N
 
 
 def test_a_stream_is_recorded_when_it_ends(meter: CostMeter) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("A vector ", "database.", usage=USAGE))))
-    stream = meter.chat(openai_model(server)).stream(REQUEST)
+    server = ScriptedServer(
+        stream_reply(sse_body(*openai_chunks("A vector ", "database.", usage=USAGE))))
+    stream = meter.chat(openai_chat_model(server)).stream(SAMPLE_REQUEST)
     assert rows(meter) == []  # nothing is charged before the stream is consumed
     assert "".join(stream) == "A vector database."
-    assert stream.response is not None and stream.response.cost == pytest.approx(107.4e-6)
+    assert stream.response is not None and stream.response.cost == Decimal("0.0001074")
     [row] = rows(meter)
     assert row["error"] is None and row["output_tokens"] == 7
 
 
 def test_a_broken_stream_still_charges_what_it_produced(meter: CostMeter) -> None:
-    body = sse(*openai_chunks("Qdrant is ", "a vector", finish=None))
-    chat = meter.chat(openai_model(Server(stream_reply(body, cut=True))))
+    body = sse_body(*openai_chunks("Qdrant is ", "a vector", finish=None))
+    chat = meter.chat(openai_chat_model(ScriptedServer(stream_reply(body, cut=True))))
     received: list[str] = []
     with query_scope(SCOPE), pytest.raises(ProviderUnavailable) as caught:
-        received.extend(chat.stream(REQUEST))
+        received.extend(chat.stream(SAMPLE_REQUEST))
     assert "".join(received) == "Qdrant is a vector"
     partial = caught.value.partial
     assert partial.text == "Qdrant is a vector" and partial.usage.estimated
@@ -84,12 +86,13 @@ def test_a_broken_stream_still_charges_what_it_produced(meter: CostMeter) -> Non
     assert row["error"].startswith("ProviderUnavailable")
     assert row["output_tokens"] == partial.usage.output_tokens > 0
     assert row["cost_usd"] is not None and row["cost_usd"] > 0
-    assert partial.cost == pytest.approx(float(row["cost_usd"]))
+    assert partial.cost == row["cost_usd"]
 
 
 def test_a_stream_closed_early_is_charged_for_what_it_produced(meter: CostMeter) -> None:
-    server = Server(stream_reply(sse(*openai_chunks("Qdrant ", "is ", "fast.", usage=USAGE))))
-    stream = meter.chat(openai_model(server)).stream(REQUEST)
+    server = ScriptedServer(
+        stream_reply(sse_body(*openai_chunks("Qdrant ", "is ", "fast.", usage=USAGE))))
+    stream = meter.chat(openai_chat_model(server)).stream(SAMPLE_REQUEST)
     assert next(stream) == "Qdrant "
     stream.close()
     [row] = rows(meter)
@@ -100,12 +103,12 @@ def test_a_stream_closed_early_is_charged_for_what_it_produced(meter: CostMeter)
 
 
 def test_async_calls_are_recorded_in_their_task_scope(meter: CostMeter) -> None:
-    server = Server(stream_reply(sse(*anthropic_events("Rust", " mostly."))))
-    chat = meter.chat(anthropic_model(server), stage="judge")
+    server = ScriptedServer(stream_reply(sse_body(*anthropic_events("Rust", " mostly."))))
+    chat = meter.chat(anthropic_chat_model(server), stage="judge")
 
     async def run() -> str:
         with query_scope(SCOPE):
-            stream = chat.astream(REQUEST)
+            stream = chat.astream(SAMPLE_REQUEST)
             return "".join([delta async for delta in stream])
 
     assert asyncio.run(run()) == "Rust mostly."
@@ -118,9 +121,10 @@ def test_async_calls_are_recorded_in_their_task_scope(meter: CostMeter) -> None:
 
 
 def test_calls_outside_a_query_get_an_id_of_their_own(meter: CostMeter) -> None:
-    chat = meter.chat(openai_model(Server(json_reply(200, openai_completion(usage=USAGE)))))
-    chat.generate(REQUEST)
-    chat.generate(REQUEST)
+    server = ScriptedServer(json_reply(200, openai_completion(usage=USAGE)))
+    chat = meter.chat(openai_chat_model(server))
+    chat.generate(SAMPLE_REQUEST)
+    chat.generate(SAMPLE_REQUEST)
     first, second = rows(meter)
     assert first["query_id"] != second["query_id"] and first["tenant"] == "default"
 
@@ -129,7 +133,7 @@ def test_the_embedder_and_reranker_are_metered(meter: CostMeter,
                                                embedder: SentenceTransformerEmbedder) -> None:
     metered = meter.embedder(embedder, model="all-MiniLM-L6-v2")
     chunk = Chunk.create("d", "Qdrant is written in Rust.", 0, {})
-    judge = openai_model(Server(json_reply(200, openai_completion("5", usage=USAGE))))
+    judge = openai_chat_model(ScriptedServer(json_reply(200, openai_completion("5", usage=USAGE))))
     reranker = meter.reranker(LLMReranker(meter.chat(judge, stage="rerank")), model="gpt-4o-mini")
     with query_scope(SCOPE):
         vector = metered.embed_query("what is qdrant written in?")

@@ -330,3 +330,34 @@ def test_an_invalid_prices_file_is_a_config_error(tmp_path: Path, content: str,
 def test_a_missing_prices_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         PriceCatalogue.load(tmp_path / "nope.yaml")
+
+
+# --- exact from the text ------------------------------------------------------------------
+
+def test_a_prices_file_is_read_as_decimals_of_its_own_digits(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    # 17 significant digits and a 1_000 separator: a float would change the first
+    prices.write_text("models:\n  house-model:\n    input: 0.12345678901234567\n"
+                      "    output: 1_000.5\n    cache_read: 1.0e-3\n")
+    price = PriceCatalogue.load(prices).lookup("house-model")
+    assert price is not None
+    assert (price.input, price.output, price.cache_read) == (
+        Decimal("0.12345678901234567"), Decimal("1000.5"), Decimal("0.001"))
+    assert all(isinstance(rate, Decimal) for rate in (price.input, price.output))
+    shipped = PriceCatalogue.load().lookup("gpt-4o-mini")
+    assert shipped is not None and str(shipped.cache_read) == "0.075"  # as written
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-1.5"])
+def test_a_prices_file_number_that_is_no_price_is_refused(tmp_path: Path, value: str) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"models:\n  house-model: {{input: {value}, output: 1}}\n")
+    with pytest.raises(ConfigError, match=r"'house-model' field 'input'"):
+        PriceCatalogue.load(prices)
+
+
+def test_a_float_override_is_taken_at_its_shortest_form() -> None:
+    price = PriceCatalogue.load(overrides={"my-model": {"input": 0.15, "output": 0.1 + 0.2}}
+                                ).lookup("my-model")
+    assert price is not None
+    assert (price.input, price.output) == (Decimal("0.15"), Decimal("0.30000000000000004"))
