@@ -52,6 +52,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import data_root
+
 from ragline.protocols import Embedder
 from ragline.text import STOPWORDS, sentences, words
 from ragline.verify.citations import citation_quality
@@ -60,8 +62,7 @@ from ragline.verify.guard import check_answer
 from ragline.verify.offline_judge import SUMMARY_NEW_TERMS, OfflineJudge, default_judge_embedder
 from ragline.verify.types import Judge, SupportVerdict
 
-DATA = Path(os.environ.get("RAGLINE_BENCH_DATA",
-                           Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 CHATGPT_HALUEVAL_ACCURACY = 62.59  # HaluEval (Li et al., EMNLP 2023), Table 5, QA
 FAITHBENCH_BEST_BACC = "~50%"  # FaithBench (Bao et al., NAACL 2025): GPT-4o and peers
 CALIBRATION_ITEMS = 250

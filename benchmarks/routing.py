@@ -64,6 +64,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from _common import data_root, load_average, print_table
 
 from ragline.models.embedder import BUNDLED_MINILM, SentenceTransformerEmbedder
 from ragline.models.tokens import count_tokens
@@ -91,26 +92,10 @@ MAX_TOKENS = 256  # MiniLM tokens of each prompt the routers read (see --max-tok
 Vectors = Any
 
 
-def data_root() -> Path:
-    """The shared data folder: ``$RAGLINE_BENCH_DATA`` or ``../shared/data`` beside the project."""
-    env = os.environ.get("RAGLINE_BENCH_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 def cache_dir() -> Path:
     """Where prompt embeddings are cached."""
     env = os.environ.get("RAGLINE_BENCH_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ragline-bench"
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages, to show whether the machine was shared."""
-    try:
-        return "/".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 # ---------------------------------------------------------------- data
@@ -463,18 +448,6 @@ def _time_route(router: TrainedRouter, prompts: Sequence[str], requests: int,
 
 
 # ---------------------------------------------------------------- report
-
-
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A plain fixed-width table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"\n{title}")
-    print("  ".join(str(h).ljust(widths[0]) if i == 0 else str(h).rjust(widths[i])
-                    for i, h in enumerate(header)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
-                        for i, c in enumerate(row)))
 
 
 def _pct(x: float) -> str:
