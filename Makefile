@@ -1,6 +1,7 @@
 # ragline: two commands on a fresh machine.
 #   make demo   set up .venv, then ingest docs/ and answer three questions (offline)
 #   make test   set up .venv, start PostgreSQL if it is not answering, run the whole test suite
+#   make test-fast  the unit tests only (no model, no server): under a minute, while working
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP   = $(VENV)/.ragline-installed
 
 export HF_HUB_OFFLINE = 1
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-fast lint bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,10 @@ demo: setup
 test: setup
 	scripts/ensure-postgres.sh
 	$(PY) -m pytest
+
+# The `unit` marker (tests/conftest.py): no model load, no PostgreSQL, no Redis, no subprocess CLI.
+test-fast: setup
+	$(PY) -m pytest -m unit -q
 
 lint: setup
 	$(VENV)/bin/ruff check ragline tests benchmarks

@@ -134,7 +134,7 @@ def quality(dataset: Dataset, embedder: SentenceTransformerEmbedder, home: Path,
     embed_s = time.perf_counter() - started
 
     index = peers.make_index(home, re.sub(r"\W", "", dataset.name.lower()), embedder)
-    index.upsert([Chunk.create(d, t, 0, {"source": d}) for d, t in dataset.docs],
+    index.upsert([Chunk.create(d, t, {"source": d}, 0) for d, t in dataset.docs],
                  vectors=doc_vectors)
     index.optimize()
     depth = index.candidates
@@ -237,7 +237,7 @@ def fusion_variants(dataset: Dataset, doc_vectors: peers.Matrix, query_vectors: 
     """
     from ragline.types import Chunk
 
-    chunks = [Chunk.create(d, t, 0, {"source": d}) for d, t in dataset.docs]
+    chunks = [Chunk.create(d, t, {"source": d}, 0) for d, t in dataset.docs]
     rows = []
     prefix = re.sub(r"\W", "", dataset.name.lower())
     for number, (label, settings) in enumerate(FUSION_VARIANTS):

@@ -170,7 +170,7 @@ def build_ragline(size: int, corpus: Synthetic, embedder: SentenceTransformerEmb
     upsert_s = 0.0
     for start in range(0, size, SYNTH_BLOCK):
         stop = min(start + SYNTH_BLOCK, size)
-        chunks = [Chunk.create(f"synth-{i}", corpus.texts[i], 0, {"source": f"synth-{i}"})
+        chunks = [Chunk.create(f"synth-{i}", corpus.texts[i], {"source": f"synth-{i}"}, 0)
                   for i in range(start, stop)]
         t0 = time.perf_counter()
         index.upsert(chunks, vectors=corpus.vectors[start:stop])
@@ -470,7 +470,7 @@ def ingest(size: int, embedder: SentenceTransformerEmbedder, home: Path,
         written = report.chunks_added
         label = "ragline ingest_paths (load+chunk+embed+upsert+optimize)"
     else:
-        chunks = [Chunk.create(f"doc-{i:06d}", t, 0, {"source": f"doc-{i:06d}"})
+        chunks = [Chunk.create(f"doc-{i:06d}", t, {"source": f"doc-{i:06d}"}, 0)
                   for i, t in enumerate(texts)]
         written = index.upsert(chunks)
         index.optimize()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.table import Table
@@ -34,7 +34,7 @@ from ragline.cli_index import index_app
 from ragline.cli_route import route_app
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.rag.ingest import IngestInterrupted, IngestReport
-from ragline.types import Answer, QueryCost, ScoredChunk
+from ragline.types import Answer, ChunkerKind, QueryCost, ScoredChunk, SearchMode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="ragline: cited answers over your documents, offline by default.")
@@ -48,13 +48,11 @@ def _options(debug: Annotated[bool, typer.Option(
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Mode = Literal["dense", "bm25", "hybrid"]
-ChunkerKind = Literal["recursive", "markdown", "semantic"]
 
 CollectionOption = Annotated[str | None, typer.Option("--collection", "-c",
                                                       help="Collection name (default: config).")]
 KOption = Annotated[int | None, typer.Option("--k", help="How many chunks to retrieve.")]
-ModeOption = Annotated[Mode | None, typer.Option("--mode", help="dense, bm25 or hybrid.")]
+ModeOption = Annotated[SearchMode | None, typer.Option("--mode", help="dense, bm25 or hybrid.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 DEMO_QUESTIONS = (
@@ -96,7 +94,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                        "span": list(c.span)} for c in answer.citations],
         "sources": [{"marker": n, **_source_json(s),
                      "heading_path": s.chunk.metadata.get("heading_path", []),
-                     "retrievers": list(s.sources)}
+                     "retrievers": list(s.retrievers)}
                     for n, s in enumerate(answer.sources, start=1)],
         "route": answer.route,
         "query_id": answer.query_id,
@@ -280,7 +278,7 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
                                    generator=_no_generator(), rerank=False) as pipeline:
         index = pipeline.index
         if not index.exists():
-            raise CollectionNotFound(index.name, index.transport.where)
+            raise CollectionNotFound(index.name, index.where)
         ids = [str(Path(d).resolve()) if Path(d).exists() or "/" in d else d for d in documents]
         unknown = [doc_id for doc_id in ids if not index.chunk_ids(doc_id)]
         if unknown:

@@ -34,8 +34,9 @@ from pydantic_settings import (
 )
 
 from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
-from ragline.errors import ConfigError
+from ragline.errors import ConfigError, RagLineError
 from ragline.redact import redact, register_secret
+from ragline.types import ChunkerKind, SearchMode
 
 log = logging.getLogger(__name__)
 _PACKAGED_DEFAULTS = Path(__file__).parent / "_configs" / "default.yaml"
@@ -60,7 +61,7 @@ class EmbedderSettings(_Section):
 class ChunkerSettings(_Section):
     """Which chunker splits documents, and its sizes in tokens of ``encoding``."""
 
-    kind: Literal["recursive", "markdown", "semantic"]
+    kind: ChunkerKind
     size_tokens: int = Field(gt=8)
     overlap_tokens: int = Field(ge=0)
     encoding: str
@@ -159,7 +160,7 @@ class RetrievalSettings(_Section):
     """How many chunks to retrieve and with which search mode."""
 
     k: int = Field(gt=0)
-    mode: Literal["dense", "bm25", "hybrid"]
+    mode: SearchMode
 
 
 class RerankSettings(_Section):
@@ -359,21 +360,25 @@ def default_config_path() -> Path:
     return _PACKAGED_DEFAULTS if _PACKAGED_DEFAULTS.exists() else _SOURCE_DEFAULTS
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, *, what: str = "config file", error: type[RagLineError] = ConfigError,
+              loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> dict[str, Any]:
+    """The mapping YAML file ``path`` holds (``{}`` when empty): ragline's one YAML reader.
+
+    Raises ``error`` naming ``what`` and ``path`` when the file is missing, unreadable, not
+    YAML or not a mapping; ``loader`` is :class:`yaml.SafeLoader` or a subclass of it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
+        raise error(f"{what} {path} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"config file {path} cannot be read: {reason}") from exc
+        raise error(f"{what} {path} cannot be read: {reason}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise error(f"{what} {path} is not valid YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {path} must hold a mapping of keys, not {type(data).__name__}")
+        raise error(f"{what} {path} must hold a mapping of keys, not {type(data).__name__}")
     return data
 
 
@@ -418,10 +423,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     ``load_settings(retrieval={"k": 3})``. Raises :class:`ConfigError` naming
     every bad or unknown key.
     """
-    data = _read_yaml(default_config_path())
+    data = read_yaml(default_config_path())
     sources = [str(default_config_path())]
     if config_file is not None:
-        data = _deep_merge(data, _read_yaml(config_file))
+        data = _deep_merge(data, read_yaml(config_file))
         sources.append(str(config_file))
     data = _deep_merge(data, overrides)
     for name, close in unknown_variables(os.environ, setting_variables(Settings)):

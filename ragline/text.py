@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from ragline.types import CITATION_MARKER
+
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 # A sentence ends at . ! or ? followed by space and a capital or digit, but not after an
 # initial ("Mark L. Lester") or a title ("Mr.", "St.", "Jr."). Closing quotes or brackets
@@ -16,7 +18,7 @@ _ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Gen", "Lt"
 _NOT_AFTER = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)"
 _SENTENCE_END = re.compile(
     _NOT_AFTER + r"(?<=[.!?])"
-    r"(?P<tail>[\"')\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])?)\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
+    r"(?P<tail>[\"')\]]*(?:\s*" + CITATION_MARKER + r")?)\s+(?!\[\d)(?=[\"'(\[]?[A-Z0-9])")
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being

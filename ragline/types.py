@@ -11,10 +11,18 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Role = Literal["system", "user", "assistant"]
 SearchMode = Literal["dense", "bm25", "hybrid"]
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
+"""Every search mode: ``dense``, ``bm25`` and ``hybrid`` (fused)."""
+ChunkerKind = Literal["recursive", "markdown", "semantic"]
+CHUNKER_KINDS: tuple[ChunkerKind, ...] = get_args(ChunkerKind)
+"""Every chunker: ``recursive``, ``markdown`` and ``semantic``."""
+CITATION_MARKER = r"\[(?P<numbers>\d+(?:\s*,\s*\d+)*)\]"
+"""The one regex of a citation marker, ``[n]`` or ``[n, m]``: 1-based passage numbers
+(``[1]`` is ``ChatRequest.passages[0]``), comma-separated in group ``numbers``."""
 
 
 def chunk_id_for(doc_id: str, position: int, text: str) -> str:
@@ -52,19 +60,23 @@ class Chunk:
     position: int
 
     @classmethod
-    def create(cls, doc_id: str, text: str, position: int,
-               metadata: dict[str, Any]) -> Chunk:
-        """Build a chunk whose id is derived from its content and place."""
+    def create(cls, doc_id: str, text: str, metadata: dict[str, Any],
+               position: int) -> Chunk:
+        """Build a chunk whose id is derived from its content and place (fields in order, no id)."""
         return cls(chunk_id_for(doc_id, position, text), doc_id, text, metadata, position)
 
 
 @dataclass(frozen=True, slots=True)
 class ScoredChunk:
-    """A retrieved chunk, its score, and which retrievers found it."""
+    """A retrieved chunk, its score, and which retrievers found it.
+
+    ``retrievers`` are ``dense``, ``bm25`` or ``hybrid`` (a fused hit not
+    explained), plus the stages that reordered it (``multi-query``, ``rerank``).
+    """
 
     chunk: Chunk
     score: float
-    sources: tuple[str, ...] = ()
+    retrievers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,10 @@
-"""Shared fixtures: offline models, throwaway ragline homes, real MiniLM embedder."""
+"""Shared fixtures: offline models, throwaway ragline homes, real MiniLM embedder.
+
+Every test gets exactly the markers that say what it needs (``pyproject.toml`` lists them):
+``model``, ``postgres``, ``redis``, ``e2e``, ``browser``, or else ``unit``. They are assigned
+here from the fixtures a test uses and the folder it is in; a test that loads a model
+without a fixture says so with ``@pytest.mark.model`` (or ``slow``, which implies it).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,44 @@ import pytest
 from ragline.config import Settings, load_settings
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.verify.offline_judge import default_judge_embedder
+
+# Fixtures that load a real local model (directly or through what they build).
+MODEL_FIXTURES = frozenset({"embedder", "judge_embedder", "cross_encoder_dir",
+                            "untrained_cross_encoder"})
+POSTGRES_FIXTURES = frozenset({"postgres_admin", "postgresql_url"})
+REDIS_FIXTURES = frozenset({"redis_url", "redis_client"})
+BROWSER_FIXTURES = frozenset({"page", "browser", "browser_type"})  # pytest-playwright's
+KINDS = ("model", "postgres", "redis", "e2e", "browser")
+TESTS = Path(__file__).parent
+
+
+def _kinds(item: pytest.Item) -> set[str]:
+    """The markers ``item`` needs, from its own markers, its fixtures and its folder."""
+    names = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    path = Path(str(item.path))
+    folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+    kinds = {mark.name for mark in item.iter_markers() if mark.name in KINDS}
+    if names & MODEL_FIXTURES or item.get_closest_marker("slow"):
+        kinds.add("model")
+    if names & POSTGRES_FIXTURES or params.get("ledger_url") == "postgresql":
+        kinds.add("postgres")
+    if names & REDIS_FIXTURES:
+        kinds.add("redis")
+    if folder == "e2e":
+        kinds.add("e2e")
+    if names & BROWSER_FIXTURES or folder == "browser":
+        kinds.add("browser")
+    return kinds
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with what it needs, or ``unit`` when it needs none of it."""
+    for item in items:
+        kinds = _kinds(item)
+        for kind in sorted(kinds or {"unit"}):
+            if not item.get_closest_marker(kind):
+                item.add_marker(kind)
 
 
 @pytest.fixture(autouse=True)

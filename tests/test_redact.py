@@ -27,10 +27,7 @@ from ragline.testing import (
     json_reply,
     openai_completion,
 )
-
-OPENAI_KEY = "sk-proj-" + "Xq7vB2nR" * 6 + "w9Zk"
-ANTHROPIC_KEY = "sk-ant-api03-" + "Lm4pQ8sT_v" * 9 + "AbCd"
-PLAIN_KEY = "gw" + "5e0c9a" * 6  # a gateway key with no recognisable shape
+from tests.constants import ANTHROPIC_KEY, OPENAI_KEY, PLAIN_KEY
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,11 @@ from ragline.types import Chunk, chunk_id_for, point_id_for
 
 
 def test_chunk_ids_are_deterministic_and_content_sensitive() -> None:
-    a = Chunk.create("doc", "some text", 0, {})
-    assert a.id == Chunk.create("doc", "some text", 0, {"other": "metadata"}).id
-    assert a.id != Chunk.create("doc", "some text", 1, {}).id
-    assert a.id != Chunk.create("doc", "other text", 0, {}).id
-    assert a.id != Chunk.create("doc2", "some text", 0, {}).id
+    a = Chunk.create("doc", "some text", {}, 0)
+    assert a.id == Chunk.create("doc", "some text", {"other": "metadata"}, 0).id
+    assert a.id != Chunk.create("doc", "some text", {}, 1).id
+    assert a.id != Chunk.create("doc", "other text", {}, 0).id
+    assert a.id != Chunk.create("doc2", "some text", {}, 0).id
     assert a.id == chunk_id_for("doc", 0, "some text")
 
 

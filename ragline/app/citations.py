@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ragline.types import Citation, ScoredChunk
+from ragline.types import CITATION_MARKER, Citation, ScoredChunk
 
-_MARKER_GROUP = re.compile(r"(\s?)\[(\d+(?:\s*,\s*\d+)*)\]")
+_MARKER_GROUP = re.compile(r"(?P<space>\s?)" + CITATION_MARKER)
 
 
 def resolve_citations(text: str, passages: Sequence[ScoredChunk]
@@ -25,7 +25,7 @@ def resolve_citations(text: str, passages: Sequence[ScoredChunk]
 
     def keep_valid(match: re.Match[str]) -> str:
         valid = []
-        for number in (int(n) for n in match.group(2).split(",")):
+        for number in (int(n) for n in match["numbers"].split(",")):
             if 1 <= number <= len(passages):
                 valid.append(number)
                 chunk = passages[number - 1].chunk
@@ -33,7 +33,7 @@ def resolve_citations(text: str, passages: Sequence[ScoredChunk]
                     marker=number, chunk_id=chunk.id, doc_id=chunk.doc_id,
                     span=(int(chunk.metadata.get("start", 0)),
                           int(chunk.metadata.get("end", len(chunk.text))))))
-        return f"{match.group(1)}[{', '.join(map(str, valid))}]" if valid else ""
+        return f"{match['space']}[{', '.join(map(str, valid))}]" if valid else ""
 
     cleaned = _MARKER_GROUP.sub(keep_valid, text).strip()
     return cleaned, tuple(cited.values())

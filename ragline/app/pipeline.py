@@ -37,16 +37,17 @@ from ragline.models.embedder import BUNDLED_MINILM, embedder_from_settings
 from ragline.models.rerank import CrossEncoderReranker, Reranker
 from ragline.models.retry import request_deadline
 from ragline.prompts import PromptTemplate, load_prompt
+from ragline.protocols import Filters, Index
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
 from ragline.rag.ingest import Chunker, DocumentProgress, IngestReport, Progress, ingest_paths
 from ragline.rag.packing import pack_context
 from ragline.rag.semantic_chunker import SemanticChunker
-from ragline.rag.transport import Filters
 from ragline.routing.compose import chat_stack
 from ragline.text import nfc
 from ragline.tokens import get_encoding
 from ragline.types import (
+    CHUNKER_KINDS,
     Answer,
     ChatRequest,
     QueryCost,
@@ -90,7 +91,7 @@ def _needs_check(settings: Settings) -> bool:
 class RAGPipeline:
     """The main job of ragline: ingest documents, answer questions with citations."""
 
-    def __init__(self, settings: Settings, *, index: QdrantIndex, model: ChatModel,
+    def __init__(self, settings: Settings, *, index: Index, model: ChatModel,
                  prompt: PromptTemplate, meter: CostMeter, reranker: Reranker | None = None,
                  budgets: BudgetGuard | None = None, judge: Judge | None = None) -> None:
         self.settings = settings
@@ -160,19 +161,19 @@ class RAGPipeline:
         """
         chunking = self.settings.chunker
         kind = kind or chunking.kind
+        if kind not in CHUNKER_KINDS:
+            *first, last = (repr(k) for k in CHUNKER_KINDS)
+            raise InvalidInput(f"chunker must be {', '.join(first)} or {last}, but got {kind!r}")
         if kind in ("recursive", "markdown"):
             return RecursiveChunker(
                 size_tokens=chunking.size_tokens,
                 overlap_tokens=chunking.overlap_tokens if kind == "recursive" else 0,
                 encoding=chunking.encoding)
-        if kind == "semantic":
-            return SemanticChunker(self.index.embedder, min_tokens=chunking.min_tokens,
-                                   max_tokens=chunking.size_tokens,
-                                   breakpoint=chunking.breakpoint,
-                                   threshold=chunking.breakpoint_threshold,
-                                   encoding=chunking.encoding)
-        raise InvalidInput("chunker must be 'recursive', 'markdown' or 'semantic', "
-                           f"but got {kind!r}")
+        return SemanticChunker(self.index.embedder, min_tokens=chunking.min_tokens,
+                               max_tokens=chunking.size_tokens,
+                               breakpoint=chunking.breakpoint,
+                               threshold=chunking.breakpoint_threshold,
+                               encoding=chunking.encoding)
 
     def ingest(self, paths: Sequence[Path], *, prune: bool = True, chunker: str | None = None,
                on_progress: Progress | None = None, workers: int | None = None,
@@ -199,7 +200,7 @@ class RAGPipeline:
                  filters: Filters | None = None) -> list[ScoredChunk]:
         """The ``k`` best chunks for ``question`` (defaults from ``retrieval`` settings).
 
-        Each chunk says which retriever(s) found it (``ScoredChunk.sources``).
+        Each chunk says which retriever(s) found it (``ScoredChunk.retrievers``).
         """
         question = self._checked(question, what="query")
         return self.index.search(question, self._k(k), filters,
@@ -279,13 +280,7 @@ class RAGPipeline:
                               count_tokens=lambda text: len(
                                   self._encoding.encode(text, disallowed_special=())))
         texts = tuple(p.chunk.text for p in packed.passages)
-        generation = self.settings.generation
-        request = ChatRequest(
-            messages=self.prompt.render(
-                passages=[{"marker": n, "text": t} for n, t in enumerate(texts, start=1)],
-                question=question),
-            max_tokens=generation.max_tokens, temperature=generation.temperature,
-            question=question, passages=texts, signals=signals)
+        request = self._request(question, texts, signals)
         lap("pack")
         response = self.model.generate(request)
         lap("generate")
@@ -302,6 +297,18 @@ class RAGPipeline:
                       route=response.route or self.model.name, cost=QueryCost(), cache="off",
                       timings=timings, support=support)
 
+    def _request(self, question: str, texts: tuple[str, ...],
+                 signals: RouteSignals) -> ChatRequest:
+        """The prompt over the packed ``texts`` (marker ``[n]`` is ``texts[n-1]``) as a request."""
+        generation = self.settings.generation
+        return ChatRequest(
+            messages=self.prompt.render(
+                passages=[{"marker": n, "text": t} for n, t in enumerate(texts, start=1)],
+                question=question),
+            max_tokens=generation.max_tokens, temperature=generation.temperature,
+            question=question, passages=texts, signals=signals)
+
+
 
 def retrieval_signals(question: str, vector: object, embedder: str,
                       hits: Sequence[ScoredChunk]) -> RouteSignals:
@@ -309,7 +316,7 @@ def retrieval_signals(question: str, vector: object, embedder: str,
     of hits that both the dense and the BM25 retriever found."""
     if not hits:
         return RouteSignals(query=question, query_vector=vector, embedder=embedder)
-    both = sum(1 for h in hits if "dense" in h.sources and "bm25" in h.sources)
+    both = sum(1 for h in hits if "dense" in h.retrievers and "bm25" in h.retrievers)
     return RouteSignals(
         query=question, query_vector=vector, embedder=embedder, top_score=hits[0].score,
         margin=hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score,

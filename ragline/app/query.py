@@ -18,8 +18,7 @@ from collections.abc import Sequence
 
 from ragline.errors import InvalidInput
 from ragline.models.chat import ChatModel
-from ragline.rag.index import QdrantIndex
-from ragline.rag.transport import Filters
+from ragline.protocols import Filters, Index
 from ragline.types import ChatRequest, Message, ScoredChunk, SearchMode
 
 MULTI_QUERY_SOURCE = "multi-query"
@@ -97,8 +96,9 @@ def fuse_rankings(rankings: Sequence[Sequence[ScoredChunk]], *, k: int,
 
     A chunk scores ``sum(1 / (rrf_k + rank - 1))`` over the lists it appears in,
     rank counted from 1 (Qdrant's convention with weight 1; a chunk repeated within
-    one list counts at its first rank). ``sources`` is the union of the inputs'
-    sources, in first-seen order, plus ``"multi-query"``. Ties are broken by chunk id.
+    one list counts at its first rank). ``retrievers`` is the union of the inputs'
+    retrievers, in first-seen order, plus ``"multi-query"``. Ties are broken by
+    chunk id.
     """
     if k <= 0:
         raise InvalidInput(f"k must be > 0, but got {k}")
@@ -106,7 +106,7 @@ def fuse_rankings(rankings: Sequence[Sequence[ScoredChunk]], *, k: int,
         raise InvalidInput(f"rrf_k must be >= 1, but got {rrf_k}")
     scores: dict[str, float] = {}
     first: dict[str, ScoredChunk] = {}
-    sources: dict[str, dict[str, None]] = {}
+    retrievers: dict[str, dict[str, None]] = {}
     for ranking in rankings:
         counted: set[str] = set()
         for rank, hit in enumerate(ranking, start=1):
@@ -116,10 +116,10 @@ def fuse_rankings(rankings: Sequence[Sequence[ScoredChunk]], *, k: int,
             counted.add(cid)
             scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank - 1)
             first.setdefault(cid, hit)
-            sources.setdefault(cid, {}).update(dict.fromkeys(hit.sources))
+            retrievers.setdefault(cid, {}).update(dict.fromkeys(hit.retrievers))
     order = sorted(scores, key=lambda cid: (-scores[cid], cid))[:k]
     return [ScoredChunk(first[cid].chunk, scores[cid],
-                        (*(s for s in sources[cid] if s != MULTI_QUERY_SOURCE),
+                        (*(r for r in retrievers[cid] if r != MULTI_QUERY_SOURCE),
                          MULTI_QUERY_SOURCE))
             for cid in order]
 
@@ -131,7 +131,7 @@ class MultiQuerySearch:
     deep (at least ``k``; ``2 * k`` when None) before fusion keeps the ``k`` best.
     """
 
-    def __init__(self, index: QdrantIndex, model: ChatModel, *, n: int = 3,
+    def __init__(self, index: Index, model: ChatModel, *, n: int = 3,
                  depth: int | None = None, rrf_k: int = 60) -> None:
         if n < 0:
             raise ValueError(f"n must be >= 0, but got {n}")

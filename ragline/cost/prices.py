@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ragline.config import CostSettings
+from ragline.config import CostSettings, read_yaml
 from ragline.errors import ConfigError
 from ragline.types import Usage
 
@@ -202,14 +202,8 @@ _PriceLoader.add_constructor("tag:yaml.org,2002:float", _decimal_number)
 
 
 def _read_models(path: Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_PriceLoader)  # a SafeLoader: builds plain data only
-    except FileNotFoundError as exc:
-        raise ConfigError(f"prices file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"prices file {path} is not valid YAML: {exc}") from exc
-    models = data.get("models") if isinstance(data, dict) else None
+    data = read_yaml(Path(path), what="prices file", loader=_PriceLoader)
+    models = data.get("models")
     if not isinstance(models, dict):
         raise ConfigError(f"prices file {path} must hold a mapping `models:` of model name "
                           "to prices, e.g. models: {my-model: {input: 1.0, output: 2.0}}")

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ragline.config import read_yaml
 from ragline.evals.errors import SuiteError
 from ragline.evals.types import EvalCase
 
@@ -102,11 +102,8 @@ def _describe(exc: ValidationError, where: str) -> SuiteError:
     return SuiteError(f"{where}: {key}: {first['msg']} (see the format in ragline.evals.suites)")
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SuiteError(f"cannot read suite {path}: {exc}") from exc
+def _read_yaml(path: Path) -> dict[str, Any]:
+    return read_yaml(path, what="suite file", error=SuiteError)
 
 
 def _load_jsonl(path: Path) -> Suite:

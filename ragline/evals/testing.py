@@ -6,13 +6,13 @@
 
     def test_my_bot(tmp_path):
         result = evaluate(my_bot, cases, judge, metrics=standard_metrics(), run_dir=tmp_path)
-        assert_metrics(result, context_recall=0.8, token_f1=0.5)
+        assert_metrics(result, {"recall@k": 0.8, "token_f1": 0.5})
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ragline.evals.case_metrics import CaseMetric, standard_metrics
@@ -42,9 +42,12 @@ def evaluate(answerer: Answerer, cases: Sequence[EvalCase], judge: Judge, *,
                          concurrency=concurrency)
 
 
-def assert_metrics(result: RunResult, **thresholds: float) -> None:
-    """Fail with one line per metric under its threshold, and the three weakest cases of each."""
-    report = check_gates(result, thresholds)
+def assert_metrics(result: RunResult, thresholds: Mapping[str, float]) -> None:
+    """Fail with one line per metric under its threshold, and the three weakest cases of each.
+
+    ``thresholds`` maps metric names to minimum means, e.g. ``{"recall@k": 0.8}``.
+    """
+    report = check_gates(result, dict(thresholds))
     if report.passed:
         return
     lines = [f"eval {result.suite!r} (judge {result.judge}) missed its thresholds:"]

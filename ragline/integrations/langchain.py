@@ -1,7 +1,7 @@
 """LangChain adapters: ragline as a LangChain retriever, LangChain models inside ragline.
 
 * :class:`RaglineRetriever` is a LangChain ``BaseRetriever`` over a ragline
-  :class:`~ragline.rag.index.QdrantIndex`, so ragline's hybrid search plugs into
+  :class:`~ragline.protocols.Index` (a ``QdrantIndex``), so ragline's hybrid search plugs into
   LCEL chains (``retriever | prompt | llm``).
 * :class:`LangChainEmbedder` wraps any LangChain ``Embeddings`` as a ragline
   :class:`~ragline.models.embedder.Embedder` (float32, L2-normalised vectors).
@@ -46,7 +46,7 @@ except ImportError as exc:
 
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.tokens import estimate_usage
-from ragline.protocols import Embedder, Vectors
+from ragline.protocols import Embedder, Index, Vectors
 from ragline.types import ChatRequest, ChatResponse, Message, SearchMode, Usage
 
 __all__ = ["LangChainChatModel", "LangChainEmbedder", "RaglineEmbeddings", "RaglineRetriever"]
@@ -55,7 +55,7 @@ _PROBE = "ragline dimension probe"
 
 
 class RaglineRetriever(BaseRetriever):
-    """A LangChain retriever that searches a ragline ``QdrantIndex``.
+    """A LangChain retriever that searches a ragline :class:`~ragline.protocols.Index`.
 
     Each hit becomes a LangChain ``Document`` whose ``page_content`` is the chunk
     text, whose ``id`` is the chunk id, and whose metadata is the chunk's own
@@ -70,14 +70,14 @@ class RaglineRetriever(BaseRetriever):
         docs = retriever.invoke("What is BM25?")
     """
 
-    index: Any
-    """The ragline index to search (a :class:`~ragline.rag.index.QdrantIndex`)."""
+    index: Index
+    """The ragline index to search (e.g. a :class:`~ragline.rag.index.QdrantIndex`)."""
     k: int = 5
     """How many documents to return."""
     mode: SearchMode = "hybrid"
     """``dense``, ``bm25`` or ``hybrid`` (RRF fusion inside Qdrant)."""
     filters: dict[str, Any] | None = None
-    """Metadata filters passed to ``QdrantIndex.search`` (lists mean any-of)."""
+    """Metadata filters passed to ``Index.search`` (lists mean any-of)."""
 
     def _get_relevant_documents(self, query: str, *,
                                 run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
@@ -88,7 +88,7 @@ class RaglineRetriever(BaseRetriever):
                 page_content=hit.chunk.text,
                 metadata={**hit.chunk.metadata, "chunk_id": hit.chunk.id,
                           "doc_id": hit.chunk.doc_id, "position": hit.chunk.position,
-                          "score": float(hit.score), "retrievers": list(hit.sources)},
+                          "score": float(hit.score), "retrievers": list(hit.retrievers)},
                 id=hit.chunk.id)
             for hit in hits]
 

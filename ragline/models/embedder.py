@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragline.errors import ProviderError, ProviderNotInstalled
+from ragline.models.st_loader import load_offline
 from ragline.protocols import Embedder, Vectors
 
 if TYPE_CHECKING:
@@ -79,19 +80,11 @@ def _quantized(model: SentenceTransformer) -> SentenceTransformer:
 
 def _read_sentence_transformer(path: str, device: str) -> SentenceTransformer:
     """Load the model at ``path`` with no network; typed errors when that cannot work."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ProviderNotInstalled(
-            "embedding needs sentence-transformers: pip install 'ragline[local]'",
-            provider="sentence_transformers", model=path) from exc
-    try:  # local_files_only: never the network, and no process-wide HF_HUB_OFFLINE
-        return SentenceTransformer(path, device=device, local_files_only=True)
-    except OSError as exc:
-        raise ProviderError(
-            f"cannot load embedding model {path!r} offline: give a local path or a model "
-            "already in the Hugging Face cache", provider="sentence_transformers", model=path,
-        ) from exc
+    model: SentenceTransformer = load_offline(
+        "SentenceTransformer", path, device=device, needed_for="embedding",
+        what="embedding model",
+        fix="give a local path or a model already in the Hugging Face cache")
+    return model
 
 
 class SentenceTransformerEmbedder:

@@ -1,7 +1,7 @@
 """The ``openai`` and ``openai_compatible`` providers, over the official ``openai`` SDK.
 
 ``openai_compatible`` is the same client pointed at ``base_url`` (vLLM, Ollama,
-llama.cpp server, ragline's gateway); it needs no real key. Pass ``client`` and
+llama.cpp server); it needs no real key. Pass ``client`` and
 ``async_client`` to inject configured SDK clients (tests give ones whose
 ``http_client`` uses an ``httpx2.MockTransport``); otherwise both are built
 with ``max_retries=0``, because ragline's :class:`RetryPolicy` does the retrying.

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from ragline.errors import InvalidInput, ProviderError, ProviderNotInstalled
+from ragline.errors import InvalidInput, ProviderError
+from ragline.models.st_loader import load_offline
 from ragline.types import ChatRequest, Message, ScoredChunk
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Reranker(Protocol):
                top_k: int | None = None) -> list[ScoredChunk]:
         """Return the chunks best first with the reranker's scores.
 
-        Ties are broken by chunk id, ``sources`` gains ``"rerank"``, and at
+        Ties are broken by chunk id, ``retrievers`` gains ``"rerank"``, and at
         most ``top_k`` chunks are returned (all when ``None``).
         """
         ...
@@ -80,8 +81,8 @@ def _ranked(chunks: Sequence[ScoredChunk], scores: Sequence[float],
     """Attach ``scores`` to ``chunks``, sort best first (ties by id) and cut to ``top_k``."""
     rescored = [
         ScoredChunk(item.chunk, float(score),
-                    item.sources if RERANK_SOURCE in item.sources
-                    else (*item.sources, RERANK_SOURCE))
+                    item.retrievers if RERANK_SOURCE in item.retrievers
+                    else (*item.retrievers, RERANK_SOURCE))
         for item, score in zip(chunks, scores, strict=True)
     ]
     rescored.sort(key=lambda item: (-item.score, item.chunk.id))
@@ -90,20 +91,11 @@ def _ranked(chunks: Sequence[ScoredChunk], scores: Sequence[float],
 
 @cache
 def _load_cross_encoder(path: str, device: str, max_length: int) -> CrossEncoder:
-    try:
-        from sentence_transformers import CrossEncoder
-    except ImportError as exc:
-        raise ProviderNotInstalled(
-            "cross-encoder reranking needs sentence-transformers: pip install 'ragline[local]'",
-            provider="sentence_transformers", model=path) from exc
-    try:  # local_files_only: never the network, and no process-wide HF_HUB_OFFLINE
-        model: CrossEncoder = CrossEncoder(path, device=device, max_length=max_length,
-                                           local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ProviderError(
-            f"cannot load cross-encoder {path!r} offline: configure the reranker model as a "
-            "local path or a model already in the Hugging Face cache",
-            provider="sentence_transformers", model=path) from exc
+    model: CrossEncoder = load_offline(
+        "CrossEncoder", path, device=device, max_length=max_length,
+        needed_for="cross-encoder reranking", what="cross-encoder",
+        fix="configure the reranker model as a local path or a model already in the "
+            "Hugging Face cache")
     return model
 
 
@@ -259,7 +251,7 @@ def mmr(query_vector: npt.ArrayLike, chunks: Sequence[ScoredChunk],
     Each step takes the chunk maximising ``lambda_ * sim(query, c) - (1 - lambda_) *
     max sim(c, selected)`` with cosine similarity over normalised vectors; ties
     go to the smaller chunk id. ``lambda_ = 1`` is pure relevance, ``0`` pure
-    diversity. The chunks are returned unchanged (scores and sources kept).
+    diversity. The chunks are returned unchanged (scores and retrievers kept).
     """
     if k < 0:
         raise InvalidInput(f"k must be >= 0, but got {k}")

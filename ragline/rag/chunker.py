@@ -224,7 +224,7 @@ def chunks_from_spans(document: Document,
         page = page_at(document.metadata, start)
         if page is not None:
             metadata["page"] = page
-        chunks.append(Chunk.create(document.id, document.text[start:end], len(chunks), metadata))
+        chunks.append(Chunk.create(document.id, document.text[start:end], metadata, len(chunks)))
     return chunks
 
 

@@ -17,11 +17,10 @@ import qdrant_edge as qe
 
 from ragline.rag import edge_shards
 from ragline.rag.bm25 import SparseVector
-from ragline.rag.pending import split_filters
+from ragline.rag.engine import QueryDialect, pages
 from ragline.rag.transport import (
     ROUGH_HNSW_EF,
     Filters,
-    Fusion,
     Hit,
     QuerySpec,
     StoredPoint,
@@ -33,46 +32,66 @@ from ragline.rag.transport import (
 _SCROLL_PAGE = 1024
 
 
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(vector.indices, vector.values)
+
+
+class _EdgeDialect(QueryDialect):
+    """qdrant-edge's constructors for filters, fused queries and query requests."""
+
+    def match(self, key: str, value: str | int | bool) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(values))
+
+    def make_filter(self, must: list[Any] | None, must_not: list[Any] | None) -> qe.Filter:
+        return qe.Filter(must=must, must_not=must_not)
+
+    def rrf(self, k: int, weights: list[float] | None) -> Any:
+        return qe.Fusion.Rrf(k=k, weights=weights)
+
+    def dbsf(self) -> Any:
+        return qe.Fusion.Dbsf()
+
+    def convex(self, w_dense: float, w_bm25: float, saturation: float) -> Any:
+        ex = qe.Expression
+        dense, bm25 = ex.Variable("$score[0]"), ex.Variable("$score[1]")
+        saturated = ex.Div(bm25, ex.Sum([bm25, ex.Constant(saturation)]), 0.0)
+        return qe.Formula(
+            ex.Sum([ex.Mult([ex.Constant(w_dense), dense]),
+                    ex.Mult([ex.Constant(w_bm25), saturated])]),
+            {"$score[0]": 0.0, "$score[1]": 0.0})
+
+    def search(self, vector: list[float] | SparseVector, using: str | None) -> Any:
+        query = _sparse(vector) if isinstance(vector, SparseVector) else vector
+        return qe.Query.Nearest(query, using=using)
+
+    def rough(self) -> Any:
+        return qe.SearchParams(hnsw_ef=ROUGH_HNSW_EF,
+                               quantization=qe.QuantizationSearchParams(rescore=False))
+
+    def single(self, search: Any, spec: QuerySpec, flt: Any, with_vector: Any) -> Any:
+        return qe.QueryRequest(limit=spec.limit, query=search, filter=flt,
+                               with_payload=spec.with_payload, with_vector=with_vector)
+
+    def prefetch(self, search: Any, depth: int, flt: Any, params: Any) -> Any:
+        return qe.Prefetch(limit=depth, query=search, filter=flt, params=params)
+
+    def fused_request(self, prefetches: list[Any], query: Any, spec: QuerySpec, flt: Any,
+                      with_vector: Any) -> Any:
+        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches, query=query,
+                               filter=flt, with_payload=spec.with_payload,
+                               with_vector=with_vector)
+
+
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
     """Translate ``{payload_key: value | [values]}`` into an Edge filter (all must match).
 
     A key starting with ``!`` (:data:`ragline.rag.pending.NOT`) must not match.
     """
-    if not filters:
-        return None
-    must, must_not = split_filters(filters)
-    return qe.Filter(must=_edge_conditions(must) or None,
-                     must_not=_edge_conditions(must_not) or None)
-
-
-def _edge_conditions(filters: Filters) -> list[Any]:
-    """One Edge field condition per key: the value, or any of a list of values."""
-    conditions: list[Any] = []
-    for key, value in filters.items():
-        match: Any = (qe.MatchValue(value) if isinstance(value, str | int | bool)
-                      else qe.MatchAny(list[Any](value)))
-        conditions.append(qe.FieldCondition(key=key, match=match))
-    return conditions
-
-
-def _fused(fusion: Fusion) -> Any:
-    """The Edge scoring query that fuses prefetch 0 (dense) and prefetch 1 (BM25)."""
-    if fusion.method == "dbsf":
-        return qe.Fusion.Dbsf()
-    if fusion.method == "rrf":
-        return qe.Fusion.Rrf(k=fusion.rrf_k,
-                             weights=list(fusion.weights) if fusion.weights else None)
-    ex = qe.Expression
-    dense, bm25 = ex.Variable("$score[0]"), ex.Variable("$score[1]")
-    w_dense, w_bm25 = fusion.convex_weights
-    saturated = ex.Div(bm25, ex.Sum([bm25, ex.Constant(fusion.saturation)]), 0.0)
-    return qe.Formula(
-        ex.Sum([ex.Mult([ex.Constant(w_dense), dense]), ex.Mult([ex.Constant(w_bm25), saturated])]),
-        {"$score[0]": 0.0, "$score[1]": 0.0})
-
-
-def _sparse(vector: SparseVector) -> qe.SparseVector:
-    return qe.SparseVector(vector.indices, vector.values)
+    result: qe.Filter | None = _EdgeDialect(VectorNames()).filter(filters)
+    return result
 
 
 class EdgeTransport:
@@ -89,6 +108,7 @@ class EdgeTransport:
         self.lock_wait_s = lock_wait_s
         self.where = str(directory.parent)
         self._shard: qe.EdgeShard | None = None
+        self._dialect = _EdgeDialect(names)
 
     @property
     def _meta_path(self) -> Path:
@@ -177,27 +197,18 @@ class EdgeTransport:
     def scroll(self, filters: Filters | None,
                fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Page through matching points in id order."""
-        offset: Any = None
-        while True:
-            records, offset = self.shard.scroll(qe.ScrollRequest(
-                offset=offset, limit=_SCROLL_PAGE, filter=edge_filter(filters),
-                with_payload=fields or False, with_vector=False))
-            for record in records:
+        flt = self._dialect.filter(filters)
+        for page in pages(lambda offset: self.shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=_SCROLL_PAGE, filter=flt,
+                with_payload=fields or False, with_vector=False))):
+            for record in page:
                 yield str(record.id), dict(record.payload or {})
-            if offset is None:
-                return
 
     def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
         """Page through every point with its vectors and the full payload, in id order."""
-        offset: Any = None
-        while True:
-            records, offset = self.shard.scroll(qe.ScrollRequest(
-                offset=offset, limit=batch_size, with_payload=True, with_vector=True))
-            page = [stored_point(str(r.id), r.vector, r.payload, self.names) for r in records]
-            if page:
-                yield page
-            if offset is None:
-                return
+        for page in pages(lambda offset: self.shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=batch_size, with_payload=True, with_vector=True))):
+            yield [stored_point(str(r.id), r.vector, r.payload, self.names) for r in page]
 
     def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
         """Replace the BM25 vectors of existing points, leaving dense vectors as they are."""
@@ -206,29 +217,10 @@ class EdgeTransport:
             self.shard.update(qe.UpdateOperation.update_vectors(
                 [qe.PointVectors(pid, {sparse: _sparse(v)}) for pid, v in vectors]))
 
-    def _request(self, spec: QuerySpec) -> qe.QueryRequest:
-        flt = edge_filter(spec.filters)
-        vectors: Any = [self.names.dense] if spec.with_dense else False
-        searches = []
-        if spec.dense is not None:
-            searches.append(qe.Query.Nearest(spec.dense, using=self.names.dense))
-        if spec.sparse is not None:
-            searches.append(qe.Query.Nearest(_sparse(spec.sparse), using=self.names.sparse))
-        if len(searches) == 1:
-            return qe.QueryRequest(limit=spec.limit, query=searches[0], filter=flt,
-                                   with_payload=spec.with_payload, with_vector=vectors)
-        rough = qe.SearchParams(hnsw_ef=ROUGH_HNSW_EF, quantization=qe.QuantizationSearchParams(
-            rescore=False)) if spec.rough else None
-        prefetches = [qe.Prefetch(limit=depth, query=q, filter=flt,
-                                  params=rough if number == 0 else None)
-                      for number, (q, depth) in enumerate(zip(searches, spec.depths, strict=True))]
-        return qe.QueryRequest(limit=spec.limit, prefetches=prefetches,
-                               query=_fused(spec.fusion), filter=flt,
-                               with_payload=spec.with_payload, with_vector=vectors)
-
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches as one planned batch."""
-        results = self.shard.query_batch(qe.QueryBatchRequest([self._request(s) for s in specs]))
+        results = self.shard.query_batch(
+            qe.QueryBatchRequest([self._dialect.request(s) for s in specs]))
         return [[Hit(str(p.id), float(p.score), p.payload,
                      dense_vector(p.vector, self.names) if spec.with_dense else None)
                  for p in points] for spec, points in zip(specs, results, strict=True)]

@@ -11,7 +11,7 @@ under an ingested directory whose file no longer exists is removed
 
 Files are loaded and chunked first (in ``workers`` processes when more than
 one), then embedded ``batch_size`` chunks at a time while earlier batches are
-BM25-encoded and written (see :meth:`QdrantIndex.upsert`).
+BM25-encoded and written (see :meth:`~ragline.protocols.Index.upsert`).
 
 A document being written is *pending* (:mod:`ragline.rag.pending`): none of its
 chunks is searchable until all its new chunks are written and its stale ones
@@ -34,9 +34,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ragline.errors import DocumentLoadError, InvalidInput
-from ragline.rag import pending
+from ragline.protocols import Index
 from ragline.rag.chunker import RecursiveChunker
-from ragline.rag.index import QdrantIndex
 from ragline.rag.loaders import iter_files, load_document
 from ragline.types import Chunk, Document
 
@@ -151,7 +150,7 @@ class _Plan:
         return set(self.planned) | self.stale_docs
 
 
-def _plan(loaded: list[_Loaded], index: QdrantIndex, chunker: Chunker,
+def _plan(loaded: list[_Loaded], index: Index, chunker: Chunker,
           report: IngestReport) -> _Plan:
     """Compare each loaded document's chunks with the stored ones; count documents in ``report``."""
     plan = _Plan(known=index.exists())
@@ -228,7 +227,7 @@ class _Tracker:
         return {d for d, n in self.planned.items() if self.written[d] < n}
 
 
-def _pruned(paths: Sequence[Path], index: QdrantIndex, loaded: set[str]) -> list[str]:
+def _pruned(paths: Sequence[Path], index: Index, loaded: set[str]) -> list[str]:
     roots = [str(p.resolve()) + "/" for p in paths if p.is_dir()]
     if not roots:
         return []
@@ -237,7 +236,7 @@ def _pruned(paths: Sequence[Path], index: QdrantIndex, loaded: set[str]) -> list
                   and not Path(doc_id).exists())
 
 
-def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
+def ingest_paths(paths: Sequence[Path], *, index: Index, chunker: Chunker,
                  prune: bool = True, on_progress: Progress | None = None, workers: int = 1,
                  batch_size: int = 1024, queue_depth: int = 2, max_file_mb: float | None = None,
                  on_document: DocumentProgress | None = None,
@@ -253,8 +252,8 @@ def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
     ``max_file_mb`` (None: no limit) are reported in ``IngestReport.skipped``
     and never abort the run. ``workers`` > 1 loads and chunks files in that
     many processes; ``batch_size`` and ``queue_depth`` are passed to
-    :meth:`QdrantIndex.upsert`. Documents being written are hidden from search
-    until complete (see the module docstring). A run that was interrupted or
+    :meth:`~ragline.protocols.Index.upsert`. Documents being written are hidden
+    from search until complete (see the module docstring). A run that was interrupted or
     killed part-way is finished by the next one, which embeds only the chunks
     that were not stored. Ctrl-C raises :class:`IngestInterrupted`.
     """
@@ -273,7 +272,7 @@ def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
     tracker = _Tracker(plan, on_progress, on_document, large_document_chunks)
     stale_deleted = False
     try:
-        pending.mark(index, plan.writing)  # an existing collection; upsert marks a new one
+        index.mark_pending(plan.writing)  # an existing collection; upsert marks a new one
         tracker.start()
         report.chunks_added = index.upsert(plan.to_add, on_progress=tracker.advance,
                                            on_written=tracker.chunks_written,
@@ -284,7 +283,7 @@ def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
         gone = _pruned(paths, index, plan.loaded) if prune and plan.known else []
         report.removed_documents = len(gone)
         report.chunks_removed += index.delete(gone)
-        pending.clear(index, plan.loaded | set(gone))
+        index.clear_pending(plan.loaded | set(gone))
         if report.chunks_added:
             index.optimize()
     except BaseException as exc:
@@ -297,7 +296,7 @@ def ingest_paths(paths: Sequence[Path], *, index: QdrantIndex, chunker: Chunker,
     return report
 
 
-def _settle(index: QdrantIndex, plan: _Plan, tracker: _Tracker, report: IngestReport,
+def _settle(index: Index, plan: _Plan, tracker: _Tracker, report: IngestReport,
             stale_deleted: bool, exc: BaseException) -> None:
     """After a run stopped part-way: fill in ``report`` and un-hide the documents completed.
 
@@ -309,6 +308,6 @@ def _settle(index: QdrantIndex, plan: _Plan, tracker: _Tracker, report: IngestRe
     partial = tracker.unfinished() | (set() if stale_deleted else plan.stale_docs)
     report.partial = sorted(partial)
     try:
-        pending.clear(index, plan.loaded - partial)
+        index.clear_pending(plan.loaded - partial)
     except Exception as failure:  # the documents stay hidden until the next run: safe
         exc.add_note(f"ragline could not un-hide the documents completed: {failure}")

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from ragline.errors import ConfigError
 from ragline.rag.bm25 import SparseVector
-from ragline.rag.pending import split_filters
+from ragline.rag.engine import QueryDialect, pages
 from ragline.rag.transport import (
     ROUGH_HNSW_EF,
     Filters,
-    Fusion,
     Hit,
     QuerySpec,
     StoredPoint,
@@ -35,36 +34,81 @@ _BATCH = 256
 _SCROLL_PAGE = 1024
 
 
-def _fused(fusion: Fusion) -> Any:
-    """The Query API query that fuses prefetch 0 (dense) and prefetch 1 (BM25)."""
-    from qdrant_client import models
+class _ClientDialect(QueryDialect):
+    """qdrant-client's constructors for filters, fused queries and query requests."""
 
-    if fusion.method == "dbsf":
+    def match(self, key: str, value: str | int | bool) -> Any:
+        from qdrant_client import models
+
+        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        from qdrant_client import models
+
+        return models.FieldCondition(key=key, match=models.MatchAny(any=values))
+
+    def make_filter(self, must: list[Any] | None, must_not: list[Any] | None) -> Any:
+        from qdrant_client import models
+
+        return models.Filter(must=must, must_not=must_not)
+
+    def rrf(self, k: int, weights: list[float] | None) -> Any:
+        from qdrant_client import models
+
+        return models.RrfQuery(rrf=models.Rrf(k=k, weights=weights))
+
+    def dbsf(self) -> Any:
+        from qdrant_client import models
+
         return models.FusionQuery(fusion=models.Fusion.DBSF)
-    if fusion.method == "rrf":
-        return models.RrfQuery(rrf=models.Rrf(
-            k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None))
-    w_dense, w_bm25 = fusion.convex_weights
-    saturated = models.DivExpression(div=models.DivParams(
-        left="$score[1]", right=models.SumExpression(sum=["$score[1]", fusion.saturation]),
-        by_zero_default=0.0))
-    return models.FormulaQuery(
-        formula=models.SumExpression(sum=[
-            models.MultExpression(mult=[w_dense, "$score[0]"]),
-            models.MultExpression(mult=[w_bm25, saturated])]),
-        defaults={"$score[0]": 0.0, "$score[1]": 0.0})
 
+    def convex(self, w_dense: float, w_bm25: float, saturation: float) -> Any:
+        from qdrant_client import models
 
-def _client_conditions(filters: Filters) -> list[Any]:
-    """One qdrant-client field condition per key: the value, or any of a list of values."""
-    from qdrant_client import models
+        saturated = models.DivExpression(div=models.DivParams(
+            left="$score[1]", right=models.SumExpression(sum=["$score[1]", saturation]),
+            by_zero_default=0.0))
+        return models.FormulaQuery(
+            formula=models.SumExpression(sum=[
+                models.MultExpression(mult=[w_dense, "$score[0]"]),
+                models.MultExpression(mult=[w_bm25, saturated])]),
+            defaults={"$score[0]": 0.0, "$score[1]": 0.0})
 
-    conditions: list[Any] = []
-    for key, value in filters.items():
-        match: Any = (models.MatchValue(value=value) if isinstance(value, str | int | bool)
-                      else models.MatchAny(any=list[Any](value)))
-        conditions.append(models.FieldCondition(key=key, match=match))
-    return conditions
+    def search(self, vector: list[float] | SparseVector, using: str | None) -> Any:
+        """(query vector, vector name): qdrant-client passes them as two arguments."""
+        from qdrant_client import models
+
+        if isinstance(vector, SparseVector):
+            return models.SparseVector(indices=vector.indices, values=vector.values), using
+        return vector, using
+
+    def rough(self) -> Any:
+        from qdrant_client import models
+
+        return models.SearchParams(hnsw_ef=ROUGH_HNSW_EF,
+                                   quantization=models.QuantizationSearchParams(rescore=False))
+
+    def single(self, search: Any, spec: QuerySpec, flt: Any, with_vector: Any) -> Any:
+        from qdrant_client import models
+
+        vector, using = search
+        return models.QueryRequest(query=vector, using=using, limit=spec.limit, filter=flt,
+                                   with_payload=spec.with_payload, with_vector=with_vector)
+
+    def prefetch(self, search: Any, depth: int, flt: Any, params: Any) -> Any:
+        from qdrant_client import models
+
+        vector, using = search
+        return models.Prefetch(query=vector, using=using, limit=depth, filter=flt,
+                               params=params)
+
+    def fused_request(self, prefetches: list[Any], query: Any, spec: QuerySpec, flt: Any,
+                      with_vector: Any) -> Any:
+        from qdrant_client import models
+
+        return models.QueryRequest(prefetch=prefetches, query=query, limit=spec.limit,
+                                   filter=flt, with_payload=spec.with_payload,
+                                   with_vector=with_vector)
 
 
 class ClientTransport:
@@ -82,16 +126,7 @@ class ClientTransport:
         self.names = names
         self.close_client = close_client
         self.where = f"Qdrant at {_describe(client)}"
-
-    def _filter(self, filters: Filters | None) -> models.Filter | None:
-        """``{payload_key: value | [values]}`` as a filter; a ``!key`` must not match."""
-        from qdrant_client import models
-
-        if not filters:
-            return None
-        must, must_not = split_filters(filters)
-        return models.Filter(must=_client_conditions(must) or None,
-                             must_not=_client_conditions(must_not) or None)
+        self._dialect = _ClientDialect(names)
 
     def exists(self) -> bool:
         """Whether the collection exists on the server."""
@@ -183,28 +218,19 @@ class ClientTransport:
     def scroll(self, filters: Filters | None,
                fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Page through matching points."""
-        offset: Any = None
-        while True:
-            records, offset = self.client.scroll(
-                self.collection, scroll_filter=self._filter(filters), limit=_SCROLL_PAGE,
-                offset=offset, with_payload=fields or False, with_vectors=False)
-            for record in records:
+        flt = self._dialect.filter(filters)
+        for page in pages(lambda offset: self.client.scroll(
+                self.collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset,
+                with_payload=fields or False, with_vectors=False)):
+            for record in page:
                 yield str(record.id), dict(record.payload or {})
-            if offset is None:
-                return
 
     def points(self, batch_size: int) -> Iterator[list[StoredPoint]]:
         """Page through every point with its vectors and the full payload."""
-        offset: Any = None
-        while True:
-            records, offset = self.client.scroll(
+        for page in pages(lambda offset: self.client.scroll(
                 self.collection, limit=batch_size, offset=offset, with_payload=True,
-                with_vectors=True)
-            page = [stored_point(str(r.id), r.vector, r.payload, self.names) for r in records]
-            if page:
-                yield page
-            if offset is None:
-                return
+                with_vectors=True)):
+            yield [stored_point(str(r.id), r.vector, r.payload, self.names) for r in page]
 
     def set_sparse(self, vectors: list[tuple[str, SparseVector]]) -> None:
         """Replace the BM25 vectors of existing points (nothing to do without a sparse vector)."""
@@ -220,36 +246,10 @@ class ClientTransport:
                 for pid, v in vectors[start:start + _BATCH]
             ])
 
-    def _request(self, spec: QuerySpec) -> models.QueryRequest:
-        from qdrant_client import models
-
-        flt = self._filter(spec.filters)
-        vectors: Any = [self.names.dense] if spec.with_dense else False
-        searches: list[tuple[Any, str | None]] = []
-        if spec.dense is not None:
-            searches.append((spec.dense, self.names.dense))
-        if spec.sparse is not None:
-            searches.append((models.SparseVector(indices=spec.sparse.indices,
-                                                 values=spec.sparse.values), self.names.sparse))
-        if len(searches) == 1:
-            vector, using = searches[0]
-            return models.QueryRequest(query=vector, using=using, limit=spec.limit, filter=flt,
-                                       with_payload=spec.with_payload, with_vector=vectors)
-        rough = models.SearchParams(
-            hnsw_ef=ROUGH_HNSW_EF,
-            quantization=models.QuantizationSearchParams(rescore=False)) if spec.rough else None
-        return models.QueryRequest(
-            prefetch=[models.Prefetch(query=v, using=u, limit=depth, filter=flt,
-                                      params=rough if number == 0 else None)
-                      for number, ((v, u), depth) in enumerate(
-                          zip(searches, spec.depths, strict=True))],
-            query=_fused(spec.fusion), limit=spec.limit, filter=flt,
-            with_payload=spec.with_payload, with_vector=vectors)
-
     def query(self, specs: list[QuerySpec]) -> list[list[Hit]]:
         """Run the searches with the Query API in one batch call."""
-        responses = self.client.query_batch_points(self.collection,
-                                                   requests=[self._request(s) for s in specs])
+        responses = self.client.query_batch_points(
+            self.collection, requests=[self._dialect.request(s) for s in specs])
         return [[Hit(str(p.id), float(p.score), p.payload,
                      dense_vector(p.vector, self.names) if spec.with_dense else None)
                  for p in r.points] for spec, r in zip(specs, responses, strict=True)]

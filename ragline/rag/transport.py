@@ -10,18 +10,33 @@ the chunk payload, and both fuse hybrid queries inside Qdrant.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ragline.protocols import Filters, FilterValue
 from ragline.rag.bm25 import SparseVector
 
-# ragline's default vector names, which are also the retriever names in ``ScoredChunk.sources``.
+__all__ = [
+    "DENSE",
+    "ROUGH_HNSW_EF",
+    "SPARSE",
+    "FilterValue",
+    "Filters",
+    "Fusion",
+    "Hit",
+    "QuerySpec",
+    "StoredPoint",
+    "Transport",
+    "VectorNames",
+    "dense_vector",
+    "stored_point",
+]
+
+# ragline's default vector names, also the retriever names in ``ScoredChunk.retrievers``.
 DENSE = "dense"
 SPARSE = "bm25"
 ROUGH_HNSW_EF = 32  # HNSW beam width of a ``rough`` dense search (Qdrant's default is 128)
-FilterValue = str | int | bool | Sequence[str] | Sequence[int]
-Filters = Mapping[str, FilterValue]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 
 from ragline.text import content_terms, sentences, words
+from ragline.types import CITATION_MARKER
 
 __all__ = ["MARKER", "MIN_CLAIM_WORDS", "claims", "markers", "strip_markers"]
 
-MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-"""A citation marker: one or more 1-based passage numbers in square brackets."""
+MARKER = re.compile(r"\s*" + CITATION_MARKER)
+"""A citation marker and the space before it (:data:`ragline.types.CITATION_MARKER`)."""
 
 MIN_CLAIM_WORDS = 3
 """Fewest words on each side of a conjunction for the sentence to be split there."""

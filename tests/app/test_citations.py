@@ -5,8 +5,8 @@ from __future__ import annotations
 from ragline.app.citations import resolve_citations
 from ragline.types import Chunk, ScoredChunk
 
-PASSAGES = [ScoredChunk(Chunk.create("a.md", "Alpha text.", 0, {"start": 10, "end": 21}), 0.9),
-            ScoredChunk(Chunk.create("b.md", "Beta text.", 3, {"start": 0, "end": 10}), 0.5)]
+PASSAGES = [ScoredChunk(Chunk.create("a.md", "Alpha text.", {"start": 10, "end": 21}, 0), 0.9),
+            ScoredChunk(Chunk.create("b.md", "Beta text.", {"start": 0, "end": 10}, 3), 0.5)]
 
 
 def test_markers_become_citations_in_first_use_order() -> None:

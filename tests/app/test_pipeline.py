@@ -17,6 +17,8 @@ from ragline.rag.loaders import load_document
 from ragline.testing import scripted_openai_model
 from ragline.types import Document
 
+pytestmark = pytest.mark.model  # RAGPipeline.from_settings loads the real embedder
+
 GUIDE = """# Storage
 
 ragline keeps its index in a Qdrant Edge shard under the .ragline folder.
@@ -197,7 +199,7 @@ def test_an_available_cross_encoder_reranks_a_wider_pool(
         answer = pipeline.answer("Where does ragline keep its index?")
     assert "rerank" in answer.timings
     assert len(answer.sources) <= 2
-    assert all("rerank" in s.sources for s in answer.sources)
+    assert all("rerank" in s.retrievers for s in answer.sources)
 
 
 def test_a_missing_cross_encoder_is_reported_once_and_skipped(

@@ -16,6 +16,8 @@ from ragline.models.openai_chat import OpenAIChatModel
 from ragline.routing.compose import model_for_route
 from ragline.testing import scripted_openai_model
 
+pytestmark = pytest.mark.model  # RAGPipeline.from_settings loads the real embedder
+
 TEXT = "Hybrid search fuses BM25 and dense results inside Qdrant."
 REPLY = "Hybrid search fuses BM25 and dense results inside Qdrant [1]."
 

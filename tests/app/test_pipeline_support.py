@@ -12,6 +12,8 @@ from ragline.config import Settings
 from ragline.testing import scripted_openai_model
 from ragline.types import Answer
 
+pytestmark = pytest.mark.model  # RAGPipeline.from_settings loads the real embedder
+
 TEXT = ("Qdrant is written in Rust. It stores vectors in segments on disk. "
         "Hybrid search fuses BM25 and dense results inside Qdrant.")
 

@@ -101,9 +101,9 @@ def test_fuse_matches_hand_computed_rrf() -> None:
     for s in fused:
         assert s.score == pytest.approx(expected[s.chunk.id])
     by_id = {s.chunk.id: s for s in fused}
-    assert by_id["a"].sources == ("dense", "bm25", "multi-query")
-    assert by_id["c"].sources == ("hybrid", "bm25", "multi-query")
-    assert by_id["e"].sources == ("hybrid", "multi-query")
+    assert by_id["a"].retrievers == ("dense", "bm25", "multi-query")
+    assert by_id["c"].retrievers == ("hybrid", "bm25", "multi-query")
+    assert by_id["e"].retrievers == ("hybrid", "multi-query")
     assert by_id["a"].chunk.text == "text a"
 
 
@@ -142,7 +142,7 @@ PASSAGES = [
 def pets(make_settings: Callable[..., Settings],
          embedder: SentenceTransformerEmbedder) -> Iterator[QdrantIndex]:
     with QdrantIndex.from_settings(make_settings(), collection="q", embedder=embedder) as index:
-        index.upsert([Chunk.create("pets", text, i, {"start": 0, "end": len(text)})
+        index.upsert([Chunk.create("pets", text, {"start": 0, "end": len(text)}, i)
                       for i, text in enumerate(PASSAGES)])
         yield index
 
@@ -156,7 +156,7 @@ def test_multi_query_finds_what_the_original_wording_misses(pets: QdrantIndex) -
     texts = [s.chunk.text for s in fused]
     assert PASSAGES[0] in texts and PASSAGES[1] in texts
     assert PASSAGES[2] not in texts and PASSAGES[3] not in texts
-    assert all(s.sources == ("bm25", "multi-query") for s in fused)
+    assert all(s.retrievers == ("bm25", "multi-query") for s in fused)
     assert [s.score for s in fused] == sorted((s.score for s in fused), reverse=True)
     assert len(seen) == 1
 
@@ -166,7 +166,7 @@ def test_multi_query_hybrid_and_filters(pets: QdrantIndex) -> None:
     fused = MultiQuerySearch(pets, model, n=1, depth=4).search(
         QUESTION, k=2, filters={"doc_id": "pets"})
     assert {s.chunk.text for s in fused} == {PASSAGES[0], PASSAGES[1]}
-    assert all(s.sources == ("hybrid", "multi-query") for s in fused)
+    assert all(s.retrievers == ("hybrid", "multi-query") for s in fused)
     assert MultiQuerySearch(pets, model, n=1).search(
         QUESTION, k=2, filters={"doc_id": "other"}) == []
 

@@ -15,9 +15,7 @@ from ragline.errors import AuthenticationFailed
 from ragline.models.openai_chat import OpenAIChatModel
 from ragline.redact import MASK
 from ragline.testing import SAMPLE_REQUEST, ScriptedServer
-
-OPENAI_KEY = "sk-proj-" + "Xq7vB2nR" * 6 + "w9Zk"
-PLAIN_KEY = "gw" + "5e0c9a" * 6  # a gateway key with no recognisable shape
+from tests.constants import OPENAI_KEY, PLAIN_KEY
 
 
 @pytest.fixture(autouse=True)

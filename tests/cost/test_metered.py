@@ -29,9 +29,8 @@ from ragline.testing import (
     stream_reply,
 )
 from ragline.types import Chunk, ScoredChunk
+from tests.constants import OPENAI_USAGE
 
-USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
-         "prompt_tokens_details": {"cached_tokens": 1024}}
 SCOPE = QueryScope("q-1", tenant="acme", session="s-9", api_key="key-3")
 
 
@@ -46,7 +45,7 @@ def rows(meter: CostMeter) -> list[dict[str, object]]:
 
 
 def test_a_generation_is_priced_and_recorded_in_its_query(meter: CostMeter) -> None:
-    server = ScriptedServer(json_reply(200, openai_completion(usage=USAGE)))
+    server = ScriptedServer(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
     chat = meter.chat(openai_chat_model(server))
     with query_scope(SCOPE):
         response = chat.generate(SAMPLE_REQUEST)
@@ -64,7 +63,7 @@ def test_a_generation_is_priced_and_recorded_in_its_query(meter: CostMeter) -> N
 
 def test_a_stream_is_recorded_when_it_ends(meter: CostMeter) -> None:
     server = ScriptedServer(
-        stream_reply(sse_body(*openai_chunks("A vector ", "database.", usage=USAGE))))
+        stream_reply(sse_body(*openai_chunks("A vector ", "database.", usage=OPENAI_USAGE))))
     stream = meter.chat(openai_chat_model(server)).stream(SAMPLE_REQUEST)
     assert rows(meter) == []  # nothing is charged before the stream is consumed
     assert "".join(stream) == "A vector database."
@@ -91,7 +90,7 @@ def test_a_broken_stream_still_charges_what_it_produced(meter: CostMeter) -> Non
 
 def test_a_stream_closed_early_is_charged_for_what_it_produced(meter: CostMeter) -> None:
     server = ScriptedServer(
-        stream_reply(sse_body(*openai_chunks("Qdrant ", "is ", "fast.", usage=USAGE))))
+        stream_reply(sse_body(*openai_chunks("Qdrant ", "is ", "fast.", usage=OPENAI_USAGE))))
     stream = meter.chat(openai_chat_model(server)).stream(SAMPLE_REQUEST)
     assert next(stream) == "Qdrant "
     stream.close()
@@ -121,7 +120,7 @@ def test_async_calls_are_recorded_in_their_task_scope(meter: CostMeter) -> None:
 
 
 def test_calls_outside_a_query_get_an_id_of_their_own(meter: CostMeter) -> None:
-    server = ScriptedServer(json_reply(200, openai_completion(usage=USAGE)))
+    server = ScriptedServer(json_reply(200, openai_completion(usage=OPENAI_USAGE)))
     chat = meter.chat(openai_chat_model(server))
     chat.generate(SAMPLE_REQUEST)
     chat.generate(SAMPLE_REQUEST)
@@ -132,8 +131,9 @@ def test_calls_outside_a_query_get_an_id_of_their_own(meter: CostMeter) -> None:
 def test_the_embedder_and_reranker_are_metered(meter: CostMeter,
                                                embedder: SentenceTransformerEmbedder) -> None:
     metered = meter.embedder(embedder, model="all-MiniLM-L6-v2")
-    chunk = Chunk.create("d", "Qdrant is written in Rust.", 0, {})
-    judge = openai_chat_model(ScriptedServer(json_reply(200, openai_completion("5", usage=USAGE))))
+    chunk = Chunk.create("d", "Qdrant is written in Rust.", {}, 0)
+    judge = openai_chat_model(ScriptedServer(json_reply(200, openai_completion(
+        "5", usage=OPENAI_USAGE))))
     reranker = meter.reranker(LLMReranker(meter.chat(judge, stage="rerank")), model="gpt-4o-mini")
     with query_scope(SCOPE):
         vector = metered.embed_query("what is qdrant written in?")

@@ -6,14 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.constants import RAGLINE
+
 pytestmark = pytest.mark.e2e
 
-RAGLINE = [sys.executable, "-m", "ragline"]
 GUIDE = """# Storage
 
 ragline keeps its index in a Qdrant Edge shard under the .ragline folder.

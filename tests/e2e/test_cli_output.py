@@ -12,17 +12,16 @@ import io
 import json
 import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ragline.cost.ledger import CallRecord, Ledger
+from tests.constants import RAGLINE
 
 pytestmark = pytest.mark.e2e
 
-RAGLINE = [sys.executable, "-m", "ragline"]
 MISSING = "nobody/no-such-cross-encoder"
 FIGURES = ("43,200,000", "6,900,000", "27,300,000", "14,400,000", "1,000,000",
            "$3,703.703673", "$1,234,567.891", "$37.037034", "unknown")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from ragline.config import load_settings
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.rag.index import QdrantIndex
+from tests.constants import RAGLINE
 
 pytestmark = pytest.mark.e2e
 
-RAGLINE = [sys.executable, "-m", "ragline"]
 TOPICS = ["harbour", "glacier", "orchard", "lighthouse", "volcano", "library", "market",
           "observatory", "vineyard", "canyon"]
 

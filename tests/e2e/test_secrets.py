@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,13 +25,13 @@ from ragline import redact as redaction
 from ragline.cli_common import user_errors
 from ragline.errors import ProviderError
 from ragline.redact import register_secret
+from tests.constants import OPENAI_KEY, PLAIN_KEY, RAGLINE
 
 pytestmark = pytest.mark.e2e
 
-RAGLINE = [sys.executable, "-m", "ragline"]
-SETTINGS_KEY = "gw" + "5e0c9a" * 6  # generation.api_key: no recognisable shape
+SETTINGS_KEY = PLAIN_KEY  # generation.api_key: no recognisable shape
 ENV_KEY = "an" + "7d3f1b" * 6  # ANTHROPIC_API_KEY: no recognisable shape either
-SHAPED_KEY = "sk-proj-" + "Xq7vB2nR" * 6 + "w9Zk"
+SHAPED_KEY = OPENAI_KEY
 KEYS = (SETTINGS_KEY, ENV_KEY, SHAPED_KEY)
 
 

@@ -33,7 +33,7 @@ class FixedAnswerer:
             self.calls.append(question)
         terms = set(content_terms(question))
         ranked = sorted(PASSAGES, key=lambda d: (-len(terms & set(content_terms(PASSAGES[d]))), d))
-        sources = tuple(ScoredChunk(Chunk.create(doc, PASSAGES[doc], 0, {}), 1.0 / (n + 1))
+        sources = tuple(ScoredChunk(Chunk.create(doc, PASSAGES[doc], {}, 0), 1.0 / (n + 1))
                         for n, doc in enumerate(ranked))
         return Answer(text=PASSAGES[ranked[0]] + " [1]", citations=(), sources=sources,
                       route="fixed", cost=QueryCost(total_usd=0.001, calls=1), cache="off",

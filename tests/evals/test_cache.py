@@ -9,7 +9,7 @@ from ragline.evals.cache import CachedJudge
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.verify.faithfulness import faithfulness
 from ragline.verify.offline_judge import OfflineJudge
-from ragline.verify.types import BatchJudge, SupportVerdict
+from ragline.verify.types import SupportVerdict, support_each
 
 EVIDENCE = ["The Eiffel Tower was completed in 1889 for the World's Fair in Paris.",
             "Qdrant is a vector database written in Rust."]
@@ -40,12 +40,11 @@ def test_a_batch_sends_only_the_misses_to_the_inner_judge_in_one_batch(
         tmp_path: Path, judge_embedder: SentenceTransformerEmbedder) -> None:
     inner = CountingOfflineJudge(judge_embedder)
     cached = CachedJudge(inner, tmp_path / "cache.sqlite")
-    assert isinstance(cached, BatchJudge)
     expected = OfflineJudge(judge_embedder).support_many(STATEMENTS, EVIDENCE)
 
     first = cached.support(STATEMENTS[1], EVIDENCE)  # one statement cached beforehand
     inner.batches.clear()
-    verdicts = cached.support_many(STATEMENTS, EVIDENCE)
+    verdicts = support_each(cached, STATEMENTS, EVIDENCE)  # batched, as every metric asks
 
     assert verdicts == expected and first == expected[1]
     assert inner.batches == [[STATEMENTS[0], STATEMENTS[2], STATEMENTS[3]]]

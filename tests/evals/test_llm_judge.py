@@ -14,7 +14,6 @@ from ragline.cost.prices import PriceCatalogue
 from ragline.evals.errors import JudgeOutputInvalid
 from ragline.evals.llm_judge import LLMJudge, RelevanceReply, parse_reply
 from ragline.testing import scripted_openai_model
-from ragline.verify.types import Judge
 
 SUPPORTED = json.dumps({"verdict": "supported", "score": 0.9, "missing": [],
                         "evidence": "Qdrant is written in Rust.", "reason": "stated"})
@@ -29,7 +28,6 @@ def replies(*texts: str) -> Any:
 def test_support_sends_the_versioned_prompt_and_parses_json() -> None:
     model, seen = scripted_openai_model(SUPPORTED)
     judge = LLMJudge(model)
-    assert isinstance(judge, Judge)
     assert judge.name == "llm:openai:gpt-4o-mini@s1r1"
     verdict = judge.support("Qdrant is written in Rust.", ["Qdrant is written in Rust.", "x"])
     assert (verdict.verdict, verdict.score, verdict.supported) == ("supported", 0.9, True)

@@ -143,12 +143,13 @@ def test_custom_metrics_plug_in_with_details(tmp_path: Path) -> None:
 
 def test_evaluate_and_assert_metrics_read_well() -> None:
     result = evaluate(FixedAnswerer(), CASES, CountingJudge())
-    assert_metrics(result, mrr=0.5)
+    assert_metrics(result, {"mrr": 0.5, "recall@k": 1.0})  # names that are no identifiers
     with pytest.raises(AssertionError) as caught:
-        assert_metrics(result, token_f1=0.99, answer_correctness=0.9)
+        assert_metrics(result, {"token_f1": 0.99, "answer_correctness": 0.9, "ndcg@k": 1.1})
     message = str(caught.value)
     assert "token_f1: mean" in message and "under the threshold 0.990" in message
     assert "answer_correctness: not measured" in message
+    assert "ndcg@k: mean 1.000 is under the threshold 1.100" in message
     assert "case c" in message
 
 

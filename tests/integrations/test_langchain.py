@@ -27,23 +27,15 @@ from ragline.integrations.langchain import (
     LangChainEmbedder,
     RaglineRetriever,
 )
-from ragline.models.chat import ChatModel
-from ragline.models.embedder import Embedder, SentenceTransformerEmbedder
+from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.models.tokens import count_tokens
 from ragline.rag.index import QdrantIndex
 from ragline.types import ChatRequest, ChatResponse, Chunk, Message, Usage
-
-FACTS = {
-    "qdrant": ["Qdrant is a vector database written in Rust.",
-               "Qdrant supports sparse vectors for keyword search."],
-    "pets": ["The cat sat on the warm mat all afternoon.",
-             "Dogs need a walk twice a day."],
-    "bm25": ["BM25 ranks documents by term frequency and inverse document frequency."],
-}
+from tests.constants import FACTS
 
 
 def all_chunks() -> list[Chunk]:
-    return [Chunk.create(doc, text, i, {"source": f"/docs/{doc}.md", "topic": doc})
+    return [Chunk.create(doc, text, {"source": f"/docs/{doc}.md", "topic": doc}, i)
             for doc, texts in FACTS.items() for i, text in enumerate(texts)]
 
 
@@ -116,7 +108,6 @@ def test_retriever_works_async(index: QdrantIndex) -> None:
 
 def test_embedder_vectors_are_normalised_float32() -> None:
     emb = LangChainEmbedder(DeterministicFakeEmbedding(size=16))
-    assert isinstance(emb, Embedder)
     assert emb.dimension == 16
     docs = emb.embed_documents(["one", "two", "three"])
     assert docs.shape == (3, 16) and docs.dtype == np.float32
@@ -195,7 +186,6 @@ def test_chat_model_maps_roles_and_returns_text() -> None:
     recorder = Recorder()
     fake = FakeListChatModel(responses=["Rust."], callbacks=[recorder])
     model = LangChainChatModel(fake)
-    assert isinstance(model, ChatModel)
     assert model.name == "langchain:FakeListChatModel"
     response = model.generate(REQUEST)
     assert response.text == "Rust."

@@ -43,7 +43,7 @@ QUESTION = "Which language is Qdrant written in?"
 
 
 def ragline_chunks() -> list[Chunk]:
-    return [Chunk.create(doc, text, i, {"source": f"/docs/{doc}.md", "topic": doc})
+    return [Chunk.create(doc, text, {"source": f"/docs/{doc}.md", "topic": doc}, i)
             for i, (doc, text) in enumerate([
                 ("qdrant", DOCS[0][0]), ("pets", DOCS[2][0]), ("bm25", DOCS[4][0])])]
 
@@ -88,7 +88,7 @@ def test_ragline_searches_a_langchain_collection(store: QdrantVectorStore,
     assert top.chunk.doc_id == "/docs/qdrant.md"
     assert top.chunk.metadata == DOCS[0][1]
     assert top.chunk.position == 0
-    assert top.sources == ("dense",)
+    assert top.retrievers == ("dense",)
     # Same ranking and cosine scores as LangChain's own search of its collection.
     theirs = store.similarity_search_with_score(QUESTION, k=3)
     assert [h.chunk.text for h in hits] == [doc.page_content for doc, _ in theirs]
@@ -126,7 +126,7 @@ def test_writing_into_a_langchain_collection_is_refused(
         store: QdrantVectorStore, open_lc: Callable[..., QdrantIndex]) -> None:
     index = open_lc()
     with pytest.raises(ForeignCollection, match=r"'lc' .* not created by ragline"):
-        index.upsert([Chunk.create("new", "A new text.", 0, {})])
+        index.upsert([Chunk.create("new", "A new text.", {}, 0)])
     with pytest.raises(ForeignCollection):
         index.delete(["/docs/pets.md"])
     with pytest.raises(ForeignCollection):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import httpx2 as httpx
 import openai
@@ -19,15 +21,17 @@ from ragline.testing import (
     SAMPLE_REQUEST,
     ScriptedServer,
     anthropic_chat_model,
+    anthropic_events,
     anthropic_message,
     json_reply,
     openai_chat_model,
+    openai_chunks,
     openai_completion,
+    sse_body,
+    stream_reply,
 )
 from ragline.types import Usage
-
-OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
-                "prompt_tokens_details": {"cached_tokens": 1024}}
+from tests.constants import OPENAI_USAGE
 
 
 def test_openai_request_and_usage_with_cached_tokens() -> None:
@@ -99,10 +103,32 @@ def test_anthropic_agenerate_without_cache_breakdown() -> None:
     assert response.usage == Usage(input_tokens=12, output_tokens=3, cache_write_tokens=50)
 
 
-def test_cloud_providers_satisfy_the_protocol() -> None:
-    server = ScriptedServer(json_reply(200, {}))
-    assert isinstance(openai_chat_model(server), ChatModel)
-    assert isinstance(anthropic_chat_model(server), ChatModel)
+@pytest.mark.parametrize("make, reply, events, identity", [
+    pytest.param(openai_chat_model, openai_completion("Rust."), openai_chunks("Ru", "st."),
+                 ("openai", "gpt-4o-mini"), id="openai"),
+    pytest.param(anthropic_chat_model, anthropic_message("Rust."), anthropic_events("Ru", "st."),
+                 ("anthropic", "claude-haiku-4-5"), id="anthropic")])
+def test_cloud_providers_answer_through_every_chat_model_method(
+        make: Callable[[ScriptedServer], ChatModel], reply: dict[str, Any],
+        events: list[tuple[str | None, Any]], identity: tuple[str, str]) -> None:
+    body = sse_body(*events)
+    server = ScriptedServer(json_reply(200, reply), json_reply(200, reply),
+                            stream_reply(body), stream_reply(body))
+    model = make(server)
+    assert (model.provider, model.model, model.name) == (*identity, ":".join(identity))
+    assert model.generate(SAMPLE_REQUEST).text == "Rust."
+    assert asyncio.run(model.agenerate(SAMPLE_REQUEST)).text == "Rust."
+    stream = model.stream(SAMPLE_REQUEST)
+    assert list(stream) == ["Ru", "st."]
+    assert stream.response is not None and stream.response.text == "Rust."
+
+    async def drain() -> tuple[list[str], str | None]:
+        astream = model.astream(SAMPLE_REQUEST)
+        deltas = [delta async for delta in astream]
+        return deltas, astream.response.text if astream.response else None
+
+    assert asyncio.run(drain()) == (["Ru", "st."], "Rust.")
+    assert [bool(b.get("stream")) for b in server.bodies] == [False, False, True, True]
 
 
 def test_a_model_given_only_a_sync_client_says_what_is_missing() -> None:

@@ -15,7 +15,6 @@ from ragline.models.rerank import (
     LLM_RERANK_PROMPT,
     CrossEncoderReranker,
     LLMReranker,
-    Reranker,
     drop_near_duplicates,
     mmr,
     parse_rating,
@@ -35,7 +34,7 @@ TRAINING = [(INDEX_QUERY, INDEX, 1.0), (INDEX_QUERY, CATS, 0.0),
 
 def scored(text: str, score: float = 0.5, *, chunk_id: str | None = None,
            sources: tuple[str, ...] = ("dense",)) -> ScoredChunk:
-    chunk = Chunk.create("doc", text, 0, {"start": 0, "end": len(text)})
+    chunk = Chunk.create("doc", text, {"start": 0, "end": len(text)}, 0)
     if chunk_id is not None:
         chunk = Chunk(chunk_id, chunk.doc_id, text, chunk.metadata, 0)
     return ScoredChunk(chunk, score, sources)
@@ -78,12 +77,11 @@ def reranker(cross_encoder_dir: Path) -> CrossEncoderReranker:
 
 
 def test_cross_encoder_orders_by_relevance(reranker: CrossEncoderReranker) -> None:
-    assert isinstance(reranker, Reranker)
     for query, relevant, other in [(INDEX_QUERY, INDEX, CATS), (DOG_QUERY, DOGS, HYBRID)]:
         ranked = reranker.rerank(query, [scored(other, 0.9), scored(relevant, 0.1)])
         assert [s.chunk.text for s in ranked] == [relevant, other]
         assert ranked[0].score > ranked[1].score
-        assert all(s.sources == ("dense", "rerank") for s in ranked)
+        assert all(s.retrievers == ("dense", "rerank") for s in ranked)
 
 
 def test_cross_encoder_scores_are_the_model_predictions(reranker: CrossEncoderReranker,
@@ -103,7 +101,7 @@ def test_cross_encoder_scores_are_the_model_predictions(reranker: CrossEncoderRe
     assert reranker.rerank(INDEX_QUERY, []) == []
     assert reranker.rerank(INDEX_QUERY, chunks, top_k=0) == []
     once = reranker.rerank(INDEX_QUERY, ranked)  # "rerank" is not added twice
-    assert all(s.sources == ("dense", "rerank") for s in once)
+    assert all(s.retrievers == ("dense", "rerank") for s in once)
     with pytest.raises(InvalidInput, match="top_k"):
         reranker.rerank(INDEX_QUERY, chunks, top_k=-1)
 
@@ -150,13 +148,12 @@ def scripted_rater(seen: list[str]) -> OpenAIChatModel:
 def test_llm_reranker_rates_each_passage() -> None:
     seen: list[str] = []
     reranker = LLMReranker(scripted_rater(seen), max_passage_chars=80)
-    assert isinstance(reranker, Reranker)
     long_cats = CATS + " Zzz" * 100
     chunks = [scored(long_cats, 0.9), scored(DOGS, 0.8), scored(INDEX, 0.1)]
     ranked = reranker.rerank(INDEX_QUERY, chunks)
     assert [(s.chunk.text, s.score) for s in ranked] == [(INDEX, 0.8), (DOGS, 0.3),
                                                         (long_cats, 0.0)]
-    assert all(s.sources == ("dense", "rerank") for s in ranked)
+    assert all(s.retrievers == ("dense", "rerank") for s in ranked)
     assert len(seen) == 3
     assert all(p.startswith(LLM_RERANK_PROMPT.split("{query}")[0]) for p in seen)
     assert all(INDEX_QUERY in p for p in seen)

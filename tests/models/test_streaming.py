@@ -25,9 +25,7 @@ from ragline.testing import (
     stream_reply,
 )
 from ragline.types import ChatRequest, ChatResponse, Message, Usage
-
-OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 5, "total_tokens": 1205,
-                "prompt_tokens_details": {"cached_tokens": 1024}}
+from tests.constants import OPENAI_USAGE
 
 
 def drain(stream: ChatStream | AsyncChatStream) -> tuple[list[str], ChatResponse | None]:
@@ -76,7 +74,7 @@ def test_openai_stream_reads_usage_from_the_last_chunk(use_async: bool) -> None:
     assert server.bodies[0]["stream_options"] == {"include_usage": True}
     assert response is not None
     assert response.text == "A vector database [1]."
-    assert response.usage == Usage(input_tokens=176, output_tokens=5, cache_read_tokens=1024)
+    assert response.usage == Usage(input_tokens=176, output_tokens=7, cache_read_tokens=1024)
     assert response.finish_reason == "stop"
     assert response.cost is None
 

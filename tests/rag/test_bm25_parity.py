@@ -54,7 +54,7 @@ class LuceneIdfBM25(BM25Okapi):  # type: ignore[misc]
 def build_index(settings: Settings, embedder: SentenceTransformerEmbedder,
                 texts: list[str]) -> QdrantIndex:
     index = QdrantIndex.from_settings(settings, collection="parity", embedder=embedder)
-    index.upsert([Chunk.create(f"doc{i}", t, 0, {}) for i, t in enumerate(texts)],
+    index.upsert([Chunk.create(f"doc{i}", t, {}, 0) for i, t in enumerate(texts)],
                  vectors=np.ones((len(texts), embedder.dimension), dtype=np.float32))
     return index
 
@@ -115,7 +115,7 @@ def test_avg_len_follows_the_collection_through_adds_and_deletes(
         plain_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
     index = build_index(plain_settings, embedder, CORPUS[:3])
     longer = [t + " " + t + " " + t for t in CORPUS[3:]]
-    index.upsert([Chunk.create(f"doc{i + 3}", t, 0, {}) for i, t in enumerate(longer)],
+    index.upsert([Chunk.create(f"doc{i + 3}", t, {}, 0) for i, t in enumerate(longer)],
                  vectors=np.ones((len(longer), embedder.dimension), dtype=np.float32))
     everything = CORPUS[:3] + longer
     assert index.avg_len == pytest.approx(np.mean([len(tokens(t)) for t in everything]))

@@ -45,7 +45,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 @pytest.fixture
 def built(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Settings]:
     with QdrantIndex.from_settings(settings, collection="shared", embedder=embedder) as index:
-        index.upsert([Chunk.create("doc", text, i, {}) for i, text in enumerate(TEXTS)])
+        index.upsert([Chunk.create("doc", text, {}, i) for i, text in enumerate(TEXTS)])
     yield settings
 
 
@@ -57,7 +57,7 @@ def test_two_indexes_of_one_process_share_the_shard(
         built: Settings, embedder: SentenceTransformerEmbedder) -> None:
     writer, reader = open_index(built, embedder), open_index(built, embedder)
     assert reader.search("Which language is Qdrant written in?", k=1)[0].chunk.text == TEXTS[0]
-    writer.upsert([Chunk.create("late", "Penguins live in Antarctica.", 0, {})])
+    writer.upsert([Chunk.create("late", "Penguins live in Antarctica.", {}, 0)])
     assert reader.search("Where do penguins live?", k=1, mode="bm25")[0].chunk.doc_id == "late"
     writer.close()  # the reader still holds it open
     assert reader.transport.count() == len(TEXTS) + 1
@@ -82,7 +82,7 @@ def test_threads_read_while_one_writes(built: Settings,
     def write() -> None:
         try:
             with open_index(built, embedder) as index:
-                index.upsert([Chunk.create(f"extra-{n}", f"Extra fact number {n}.", 0, {})
+                index.upsert([Chunk.create(f"extra-{n}", f"Extra fact number {n}.", {}, 0)
                               for n in range(20)])
         except BaseException as exc:
             errors.append(exc)

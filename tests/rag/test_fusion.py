@@ -34,7 +34,7 @@ def build(make_settings: Callable[..., Settings], embedder: SentenceTransformerE
     settings = make_settings(index={"transport": transport, "url": ":memory:", "candidates": 10,
                                     "feedback": {"docs": 0, "weight": 2.0}, **index})
     idx = QdrantIndex.from_settings(settings, collection="fusion", embedder=embedder)
-    idx.upsert([Chunk.create(f"d{i}", t, 0, {}) for i, t in enumerate(TEXTS)])
+    idx.upsert([Chunk.create(f"d{i}", t, {}, 0) for i, t in enumerate(TEXTS)])
     return idx
 
 

@@ -13,18 +13,11 @@ from ragline.errors import CollectionNotFound, ConfigError, InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder
 from ragline.rag.index import QdrantIndex
 from ragline.types import Chunk
-
-FACTS = {
-    "qdrant": ["Qdrant is a vector database written in Rust.",
-               "Qdrant supports sparse vectors for keyword search."],
-    "pets": ["The cat sat on the warm mat all afternoon.",
-             "Dogs need a walk twice a day."],
-    "bm25": ["BM25 ranks documents by term frequency and inverse document frequency."],
-}
+from tests.constants import FACTS
 
 
 def chunks_of(doc_id: str) -> list[Chunk]:
-    return [Chunk.create(doc_id, text, i, {"source": f"/docs/{doc_id}.md", "topic": doc_id})
+    return [Chunk.create(doc_id, text, {"source": f"/docs/{doc_id}.md", "topic": doc_id}, i)
             for i, text in enumerate(FACTS[doc_id])]
 
 
@@ -47,10 +40,10 @@ def test_hybrid_reports_which_retrievers_found_a_chunk(index: QdrantIndex) -> No
     hits = index.search("walk the dogs", k=5, mode="hybrid", explain=True)
     top = hits[0]
     assert top.chunk.text == FACTS["pets"][1]
-    assert set(top.sources) == {"dense", "bm25"}
-    assert any(h.sources == ("dense",) for h in hits)  # BM25 matched no other chunk
-    assert index.search("walk the dogs", k=1, mode="hybrid")[0].sources == ("hybrid",)
-    assert index.search("walk the dogs", k=1, mode="bm25")[0].sources == ("bm25",)
+    assert set(top.retrievers) == {"dense", "bm25"}
+    assert any(h.retrievers == ("dense",) for h in hits)  # BM25 matched no other chunk
+    assert index.search("walk the dogs", k=1, mode="hybrid")[0].retrievers == ("hybrid",)
+    assert index.search("walk the dogs", k=1, mode="bm25")[0].retrievers == ("bm25",)
 
 
 def test_filters_match_metadata_and_doc_ids(index: QdrantIndex) -> None:

@@ -54,7 +54,7 @@ QUERIES = {
 
 
 def chunks() -> list[Chunk]:
-    return [Chunk.create(doc_id, text, 0, {"lang": doc_id[:2]}) for doc_id, text in CORPUS.items()]
+    return [Chunk.create(doc_id, text, {"lang": doc_id[:2]}, 0) for doc_id, text in CORPUS.items()]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from ragline.types import Chunk, ScoredChunk
 
 
 def ranked(*texts: str) -> list[ScoredChunk]:
-    return [ScoredChunk(Chunk.create("d", t, i, {}), 1.0 - i / 10) for i, t in enumerate(texts)]
+    return [ScoredChunk(Chunk.create("d", t, {}, i), 1.0 - i / 10) for i, t in enumerate(texts)]
 
 
 def words(text: str) -> int:

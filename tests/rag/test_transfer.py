@@ -28,7 +28,7 @@ QUERIES = ["Which language is Qdrant written in?", "walk the dogs", "keyword ran
 
 
 def _chunks() -> list[Chunk]:
-    return [Chunk.create(doc, text, i, {"source": f"/docs/{doc}.md", "tags": [doc, "x"]})
+    return [Chunk.create(doc, text, {"source": f"/docs/{doc}.md", "tags": [doc, "x"]}, i)
             for doc, texts in TEXTS.items() for i, text in enumerate(texts)]
 
 

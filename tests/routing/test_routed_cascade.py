@@ -135,6 +135,7 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
+@pytest.mark.model
 def test_a_routed_pipeline_from_config(make_settings: Callable[..., Settings],
                                        folder: Path) -> None:
     settings = make_settings(

@@ -8,7 +8,7 @@ import pytest
 
 from ragline.models.embedder import SentenceTransformerEmbedder, int8_is_fast
 from ragline.verify.offline_judge import SUMMARY_NEW_TERMS, OfflineJudge
-from ragline.verify.types import Judge
+from ragline.verify.types import Judge, support_each
 
 PASSAGES = [
     "The Eiffel Tower was completed in 1889. It is 330 metres tall and stands in Paris.",
@@ -23,9 +23,16 @@ def judge(judge_embedder: SentenceTransformerEmbedder) -> OfflineJudge:
     return OfflineJudge(judge_embedder)
 
 
-def test_it_is_a_judge_named_offline(judge: OfflineJudge) -> None:
-    assert isinstance(judge, Judge)
-    assert judge.name == "offline"
+def test_it_answers_through_the_judge_protocol(judge: OfflineJudge) -> None:
+    as_judge: Judge = judge  # as every metric sees it; support_each batches when it can
+    assert as_judge.name == "offline"
+    statements = ["The Eiffel Tower was completed in 1889.", "Qdrant is written in Go.",
+                  "The Eiffel Tower is 1,250 metres tall."]
+    verdicts = support_each(as_judge, statements, PASSAGES)
+    assert [v.verdict for v in verdicts] == ["supported", "not_found", "contradicted"]
+    assert verdicts == [as_judge.support(s, PASSAGES) for s in statements]  # batch == one by one
+    scores = [as_judge.relevance("How tall is the Eiffel Tower?", p) for p in PASSAGES]
+    assert 1.0 >= scores[0] > scores[1] > scores[2] >= 0.0
 
 
 def test_a_paraphrase_of_the_evidence_is_supported(judge: OfflineJudge) -> None:
