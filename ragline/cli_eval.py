@@ -23,7 +23,7 @@ from ragline.cost.metered import CostMeter
 from ragline.errors import InvalidInput
 from ragline.evals.case_metrics import standard_metrics
 from ragline.evals.compare import compare
-from ragline.evals.gates import check_gates, parse_thresholds
+from ragline.evals.gates import GateReport, check_gates, parse_thresholds
 from ragline.evals.llm_judge import LLMJudge
 from ragline.evals.report import write_html
 from ragline.evals.results import RunResult
@@ -64,6 +64,17 @@ def _means_table(run: RunResult) -> Table:
     for name, mean in run.means.items():
         table.add_row(name, f"{mean:.3f}")
     return table
+
+
+def _print_run(result: RunResult, gate: GateReport, target: Path, html: Path | None) -> None:
+    """The means, the cost and where the run went on stdout; each failed gate on stderr."""
+    out.print(_means_table(result))
+    out.print(f"cost: answering {_usd(result.total_cost_usd)}, "
+              f"judge {_usd(result.total_judge_cost_usd)}", highlight=False)
+    out.print(f"run saved in {target}" + (f", report in {html}" if html else ""),
+              highlight=False)
+    for failure in gate.failures:
+        err.print(f"[red]gate failed:[/red] {failure}", highlight=False)
 
 
 @eval_app.command("run")
@@ -112,13 +123,7 @@ def run(suite: Annotated[Path, typer.Argument(help="Suite file (.yaml or .jsonl)
         write_html(result, html)
     gate = check_gates(result, thresholds,
                        baseline=None if baseline is None else RunResult.load(baseline))
-    out.print(_means_table(result))
-    out.print(f"cost: answering {_usd(result.total_cost_usd)}, "
-              f"judge {_usd(result.total_judge_cost_usd)}", highlight=False)
-    out.print(f"run saved in {target}" + (f", report in {html}" if html else ""),
-              highlight=False)
-    for failure in gate.failures:
-        err.print(f"[red]gate failed:[/red] {failure}", highlight=False)
+    _print_run(result, gate, target, html)
     if not gate.passed:
         raise typer.Exit(1)
 

@@ -186,6 +186,47 @@ def _per_prompt_cost(outcomes: Outcomes, model: str, price: float | None,
     return (tokens_in * float(listed.input) + tokens_out * float(listed.output)) / 1e6
 
 
+def _tier_costs(outcomes: Outcomes, router: TrainedRouter, catalogue: PriceCatalogue,
+                prices: tuple[float | None, float | None],
+                output_tokens: int) -> tuple[Floats, Floats]:
+    """USD per prompt on the router's weak and strong models (``prices``: --weak-price and
+    --strong-price, None for the catalogue's rates)."""
+    return (_per_prompt_cost(outcomes, router.weak, prices[0], catalogue, output_tokens,
+                             "--weak-price"),
+            _per_prompt_cost(outcomes, router.strong, prices[1], catalogue, output_tokens,
+                             "--strong-price"))
+
+
+def _require_one_goal(strong_fraction: float | None, min_pgr: float | None,
+                      budget_usd: float | None) -> None:
+    """Calibration takes exactly one goal: --strong-fraction, --min-pgr or --budget-usd."""
+    chosen = [name for name, value in (("--strong-fraction", strong_fraction),
+                                       ("--min-pgr", min_pgr), ("--budget-usd", budget_usd))
+              if value is not None]
+    if len(chosen) != 1:
+        raise InvalidInput("give exactly one of --strong-fraction, --min-pgr and --budget-usd"
+                           + (f" (got {', '.join(chosen)})" if chosen else ""))
+
+
+def _print_calibration(target: Path, router: TrainedRouter, outcomes: Outcomes,
+                       threshold: float, routed: npt.NDArray[np.bool_],
+                       qualities: tuple[Floats, Floats],
+                       cost: tuple[Floats, Floats] | None) -> None:
+    """The summary table of ``route calibrate`` on stdout (with the cost rows for a budget),
+    and a note on stderr when the data is the router's training data."""
+    rows = [("file", str(target)), ("kind", router.kind), ("rows", f"{len(outcomes):,}"),
+            ("threshold", f"{threshold:.4f}"), ("strong fraction", f"{routed.mean():.3f}"),
+            ("PGR", _fmt(_pgr(routed, *qualities)))]
+    if cost is not None:
+        per_request = float(np.where(routed, cost[1], cost[0]).mean())
+        rows += [("cost per request", f"${per_request:.6g}"),
+                 ("all weak / all strong", f"${cost[0].mean():.6g} / ${cost[1].mean():.6g}")]
+    out.print(_summary("calibrated router", rows))
+    if outcomes.data_hash() == router.data_hash:
+        err.print("note: calibrated on the router's training data; its PGR is in-sample",
+                  style="yellow", highlight=False)
+
+
 @route_app.command("calibrate")
 @user_errors
 def calibrate(router_path: RouterOption,
@@ -218,12 +259,7 @@ def calibrate(router_path: RouterOption,
     Calibrate on data the router was not trained on: PGR on its own
     training data is optimistic.
     """
-    chosen = [name for name, value in (("--strong-fraction", strong_fraction),
-                                       ("--min-pgr", min_pgr), ("--budget-usd", budget_usd))
-              if value is not None]
-    if len(chosen) != 1:
-        raise InvalidInput("give exactly one of --strong-fraction, --min-pgr and --budget-usd"
-                           + (f" (got {', '.join(chosen)})" if chosen else ""))
+    _require_one_goal(strong_fraction, min_pgr, budget_usd)
     settings = settings_from(config)
     router, embedder = _load_router(router_path, settings)
     outcomes = _outcomes(data, exclude)
@@ -236,26 +272,13 @@ def calibrate(router_path: RouterOption,
         threshold = threshold_for_min_pgr(scores, weak_q, strong_q, min_pgr)
     else:
         assert budget_usd is not None
-        catalogue = PriceCatalogue.from_settings(settings.cost)
-        cost = (_per_prompt_cost(outcomes, router.weak, weak_price, catalogue, output_tokens,
-                                 "--weak-price"),
-                _per_prompt_cost(outcomes, router.strong, strong_price, catalogue,
-                                 output_tokens, "--strong-price"))
+        cost = _tier_costs(outcomes, router, PriceCatalogue.from_settings(settings.cost),
+                           (weak_price, strong_price), output_tokens)
         threshold = threshold_for_budget(scores, cost[0], cost[1], budget_usd)
     target = out_path or router_path
     router.with_threshold(threshold).save(target)
-    routed = scores >= threshold
-    rows = [("file", str(target)), ("kind", router.kind), ("rows", f"{len(outcomes):,}"),
-            ("threshold", f"{threshold:.4f}"), ("strong fraction", f"{routed.mean():.3f}"),
-            ("PGR", _fmt(_pgr(routed, weak_q, strong_q)))]
-    if cost is not None:
-        per_request = float(np.where(routed, cost[1], cost[0]).mean())
-        rows += [("cost per request", f"${per_request:.6g}"),
-                 ("all weak / all strong", f"${cost[0].mean():.6g} / ${cost[1].mean():.6g}")]
-    out.print(_summary("calibrated router", rows))
-    if outcomes.data_hash() == router.data_hash:
-        err.print("note: calibrated on the router's training data; its PGR is in-sample",
-                  style="yellow", highlight=False)
+    _print_calibration(target, router, outcomes, threshold, scores >= threshold,
+                       (weak_q, strong_q), cost)
 
 
 def _prompt_of(row: dict[str, Any], where: str) -> str:

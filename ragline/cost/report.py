@@ -247,6 +247,24 @@ def _free_title(by: str, unpriced: int) -> str:
     return f"Tokens per day (UTC), by {by}: {why}"
 
 
+def _stacks(costs: dict[str, dict[str, float]]) -> tuple[list[str], dict[str, list[float]]]:
+    """Every day from the first to the last in ``costs`` (day -> key -> value), and each
+    stack's bar heights on those days: the :data:`PLOT_MAX_SERIES` keys with the largest
+    totals, the rest summed as ``other``."""
+    days = _every_day(sorted(costs))
+    totals: dict[str, float] = {}
+    for series in costs.values():
+        for key, value in series.items():
+            totals[key] = totals.get(key, 0.0) + value
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    shown, rest = ranked[:PLOT_MAX_SERIES], ranked[PLOT_MAX_SERIES:]
+    stacks = {key: [costs.get(day, {}).get(key, 0.0) for day in days] for key in shown}
+    if rest:
+        stacks["other"] = [sum(costs.get(day, {}).get(key, 0.0) for key in rest)
+                           for day in days]
+    return days, stacks
+
+
 def cost_figure(ledger: Ledger, since: date | datetime | None = None,
                 by: GroupBy = "model") -> Figure:
     """The chart :func:`plot_cost_per_day` draws, as a matplotlib ``Figure`` (Agg canvas).
@@ -268,17 +286,7 @@ def cost_figure(ledger: Ledger, since: date | datetime | None = None,
     # bar heights: floats for matplotlib, each day's exact sum converted once
     costs = {day: {key: float(t.tokens if free else t.usd) for key, t in series.items()}
              for day, series in daily.items()}
-    days = _every_day(sorted(costs))
-    totals: dict[str, float] = {}
-    for series in costs.values():
-        for key, value in series.items():
-            totals[key] = totals.get(key, 0.0) + value
-    ranked = sorted(totals, key=lambda k: (-totals[k], k))
-    shown, rest = ranked[:PLOT_MAX_SERIES], ranked[PLOT_MAX_SERIES:]
-    stacks = {key: [costs.get(day, {}).get(key, 0.0) for day in days] for key in shown}
-    if rest:
-        stacks["other"] = [sum(costs.get(day, {}).get(key, 0.0) for key in rest)
-                           for day in days]
+    days, stacks = _stacks(costs)
 
     figure = Figure(figsize=(max(6.0, 0.35 * len(days) + 3), 4.5), layout="constrained")
     FigureCanvasAgg(figure)

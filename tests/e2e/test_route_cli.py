@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import run_ragline
+
 pytestmark = pytest.mark.e2e
 
-ROUTE = [sys.executable, "-m", "ragline", "route"]
 WEAK, STRONG = "gpt-4o-mini", "gpt-4o"  # both in the shipped price catalogue
 EASY = [f"What is {a} plus {a + 3}?" for a in range(1, 11)] + [
     f"Say good morning to {name}." for name in ("Ann", "Bob", "Cleo", "Dan", "Eve", "Fay",
@@ -34,13 +33,7 @@ NOISE = (6, 16)  # EASY[6], EASY[16] fail on the weak model; HARD[6], HARD[16] d
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200",
-           "RAGLINE_HOME": str(cwd / "home")}
-    done = subprocess.run([*ROUTE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
-    if check and done.returncode != 0:
-        raise AssertionError(f"ragline route {args} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+    return run_ragline(["route", *args], cwd, check=check, columns=200)
 
 
 def value(stdout: str, label: str) -> str:

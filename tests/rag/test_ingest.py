@@ -11,11 +11,11 @@ import pytest
 from ragline.config import Settings
 from ragline.errors import InvalidInput
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.protocols import Vectors
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
 from ragline.rag.ingest import ingest_paths
 from ragline.rag.loaders import load_document
+from tests.rag.embedders import FailingEmbedder
 
 
 @pytest.fixture
@@ -71,28 +71,6 @@ def test_a_run_interrupted_after_some_writes_is_finished_by_the_next(
     assert ingest_paths([folder], index=index, chunker=chunker).chunks_added == 0
 
 
-class FlakyEmbedder:
-    """The real embedder, except that its ``fail_on``-th ``embed_documents`` call raises."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder, fail_on: int) -> None:
-        self.inner = inner
-        self.fail_on = fail_on
-        self.calls = 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def embed_documents(self, texts: list[str]) -> Vectors:
-        self.calls += 1
-        if self.calls == self.fail_on:
-            raise RuntimeError("the embedder crashed")
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> Vectors:
-        return self.inner.embed_query(text)
-
-
 def many_chunks(folder: Path) -> RecursiveChunker:
     """Three files of short sentences and a chunker that makes about a dozen chunks of each."""
     for name in ("x", "y", "z"):
@@ -114,7 +92,7 @@ def test_an_embedder_error_mid_way_propagates_and_a_rerun_finishes_the_job(
         folder: Path, fail_on: int) -> None:
     chunker = many_chunks(folder)
     settings = make_settings()
-    flaky = FlakyEmbedder(embedder, fail_on=fail_on)
+    flaky = FailingEmbedder(embedder, fail_on=fail_on, error=RuntimeError("the embedder crashed"))
     index = QdrantIndex.from_settings(settings, collection="flaky", embedder=flaky)
     written: list[int] = []
     with pytest.raises(RuntimeError, match="the embedder crashed"):

@@ -13,37 +13,15 @@ import pytest
 
 from ragline.config import Settings
 from ragline.models.embedder import SentenceTransformerEmbedder
-from ragline.protocols import Vectors
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.edge import edge_filter
 from ragline.rag.index import QdrantIndex
 from ragline.rag.ingest import IngestInterrupted, ingest_paths
 from ragline.rag.loaders import load_document
 from ragline.rag.pending import pending_ids, split_filters
+from tests.rag.embedders import FailingEmbedder
 
 CHUNKER = RecursiveChunker(size_tokens=12, overlap_tokens=0)
-
-
-class InterruptingEmbedder:
-    """The real embedder, except that its ``stop_on``-th ``embed_documents`` call is Ctrl-C."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder, stop_on: int) -> None:
-        self.inner = inner
-        self.stop_on = stop_on
-        self.calls = 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    def embed_documents(self, texts: list[str]) -> Vectors:
-        self.calls += 1
-        if self.calls == self.stop_on:
-            raise KeyboardInterrupt
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> Vectors:
-        return self.inner.embed_query(text)
 
 
 def write_folder(root: Path) -> Path:
@@ -69,7 +47,7 @@ def test_an_interrupted_document_is_not_searchable_until_the_next_run_finishes_i
     folder = write_folder(tmp_path / "notes")
     ledger = str((folder / "ledger.txt").resolve())
     cats = str((folder / "cats.txt").resolve())
-    stopping = InterruptingEmbedder(embedder, stop_on=3)
+    stopping = FailingEmbedder(embedder, fail_on=3, error=KeyboardInterrupt())
     index = QdrantIndex.from_settings(transport_settings, collection="notes", embedder=stopping)
     with pytest.raises(IngestInterrupted) as caught:
         ingest_paths([folder], index=index, chunker=CHUNKER, batch_size=4)
@@ -83,7 +61,7 @@ def test_an_interrupted_document_is_not_searchable_until_the_next_run_finishes_i
     assert ledger not in doc_ids_found(index, "which harbour did crate3 ship to")
     assert cats in doc_ids_found(index, "cats nap")
 
-    stopping.stop_on = 0  # works from now on
+    stopping.fail_on = 0  # works from now on
     resumed = ingest_paths([folder], index=index, chunker=CHUNKER, batch_size=4)
     assert resumed.chunks_added == planned - 8 and not resumed.interrupted
     assert pending_ids(index) == set()
@@ -99,13 +77,13 @@ def test_a_changed_document_is_hidden_whole_while_partly_rewritten(
         tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "notes")
     ledger = str((folder / "ledger.txt").resolve())
-    stopping = InterruptingEmbedder(embedder, stop_on=0)
+    stopping = FailingEmbedder(embedder, fail_on=0, error=KeyboardInterrupt())
     index = QdrantIndex.from_settings(transport_settings, collection="notes", embedder=stopping)
     ingest_paths([folder], index=index, chunker=CHUNKER, batch_size=4)
     assert ledger in doc_ids_found(index, "crate7 harbour")
     (folder / "ledger.txt").write_text(" ".join(
         f"Ledger line {i} records that parcel{i} flew to airport {i % 3} late." for i in range(30)))
-    stopping.calls, stopping.stop_on = 0, 2
+    stopping.calls, stopping.fail_on = 0, 2
     with pytest.raises(IngestInterrupted) as caught:
         ingest_paths([folder], index=index, chunker=CHUNKER, batch_size=4)
     assert caught.value.report.partial == [ledger]
@@ -113,7 +91,7 @@ def test_a_changed_document_is_hidden_whole_while_partly_rewritten(
     assert ledger not in doc_ids_found(index, "crate7 harbour") | doc_ids_found(
         index, "parcel7 airport")
 
-    stopping.stop_on = 0
+    stopping.fail_on = 0
     ingest_paths([folder], index=index, chunker=CHUNKER, batch_size=4)
     assert ledger in doc_ids_found(index, "parcel7 airport")
     assert all("crate" not in hit.chunk.text
