@@ -1,6 +1,6 @@
 # ragline: two commands on a fresh machine.
 #   make demo   set up .venv, then ingest docs/ and answer three questions (offline)
-#   make test   set up .venv, start PostgreSQL if it is not answering, run the whole test suite
+#   make test   set up .venv, start PostgreSQL and Redis if not answering, run the whole test suite
 #   make test-fast  the unit tests only (no model, no server): under a minute, while working
 PYTHON ?= python3
 VENV   ?= .venv
@@ -28,9 +28,11 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/ragline demo
 
-# The ledger tests need a real PostgreSQL: start one (installing it if missing) when none answers.
+# The ledger tests need a real PostgreSQL, the cache tests a real Redis: start each (installing it
+# if missing) when none answers.
 test: setup
 	scripts/ensure-postgres.sh
+	scripts/ensure-redis.sh
 	$(PY) -m pytest
 
 # The `unit` marker (tests/conftest.py): no model load, no PostgreSQL, no Redis, no subprocess CLI.

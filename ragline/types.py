@@ -259,7 +259,9 @@ class ChatResponse:
     ``route`` says which model answered and which wrapper decided why (empty when
     no wrapper decided anything), ``timings`` the ms of their steps (``generate``,
     ``check``, ``fallback``...), and ``support`` the answer check's verdict when
-    one was run on this text.
+    one was run on this text. ``cache`` is set by the exact cache
+    (``ragline.cache.chat``): ``hit`` (answered from the cache, nothing spent) or
+    ``miss`` (answered upstream and stored); empty when no cache was asked.
     """
 
     text: str
@@ -272,6 +274,7 @@ class ChatResponse:
     route: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     support: AnswerSupport | None = None
+    cache: str = ""
 
 
 @dataclass(frozen=True, slots=True)
