@@ -20,6 +20,7 @@ PREFIX = "RAGLINE_"
 OTHER_VARIABLES = frozenset({
     "RAGLINE_TIKTOKEN_CACHE",      # ragline/tokens.py: where tiktoken's files are cached
     "RAGLINE_TEST_POSTGRES_URL",   # the test suite's PostgreSQL (scripts/ensure-postgres.sh)
+    "RAGLINE_TEST_REDIS_URL",      # the test suite's Redis (scripts/ensure-redis.sh)
     "RAGLINE_PG_DIR",              # where scripts/ensure-postgres.sh keeps its cluster
     "RAGLINE_BENCH_DATA",          # benchmarks: the shared data folder
     "RAGLINE_BENCH_CACHE",         # benchmarks: their embedding cache
