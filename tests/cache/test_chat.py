@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
@@ -31,23 +29,12 @@ from ragline.testing import (
     stream_reply,
 )
 from ragline.types import Usage
-
-ANSWER = "Qdrant is a vector database [1]."
+from tests.cache.replies import ANSWER, slow
 
 
 def cached(store: SQLiteCacheStore, reply: Any = ANSWER) -> tuple[CachedChatModel, list[Any]]:
     inner, seen = scripted_openai_model(reply)
     return CachedChatModel(inner, store), seen
-
-
-def slow(seconds: float) -> Callable[[dict[str, Any]], str]:
-    """A scripted reply that takes ``seconds``: long enough for every caller to arrive."""
-
-    def answer(body: dict[str, Any]) -> str:
-        time.sleep(seconds)
-        return ANSWER
-
-    return answer
 
 
 def test_it_is_a_chat_model_named_like_its_inner(sqlite_store: SQLiteCacheStore) -> None:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
@@ -19,19 +18,9 @@ from ragline.cache.chat import CachedChatModel
 from ragline.cache.redis_store import RedisCacheStore
 from ragline.cost.metered import QueryScope, query_scope
 from ragline.testing import SAMPLE_REQUEST, scripted_openai_model
+from tests.cache.replies import ANSWER, slow
 
 MakeStore = Callable[..., RedisCacheStore]
-ANSWER = "Qdrant is a vector database [1]."
-
-
-def slow(seconds: float) -> Callable[[dict[str, Any]], str]:
-    """A scripted reply that takes ``seconds``: long enough for every caller to arrive."""
-
-    def answer(body: dict[str, Any]) -> str:
-        time.sleep(seconds)
-        return ANSWER
-
-    return answer
 
 
 def test_an_entry_expires_after_its_ttl(make_redis_store: MakeStore) -> None:
