@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ragline.app.notices import reranking_fact
 from ragline.app.pipeline import RAGPipeline
+from ragline.cli_cache import cache_app
 from ragline.cli_common import (
     ConfigOption,
     err,
@@ -124,7 +125,8 @@ def _print_answer(answer: Answer) -> None:
         style = "bold" if number in cited else "dim"
         out.print(_source_line(number, item), style=style, highlight=False, markup=False)
     timing = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings.items())
-    out.print(f"\nroute: {answer.route}\n{_cost_line(answer.cost)}\ntimings: {timing}",
+    cache = "" if answer.cache == "off" else f"\ncache: {answer.cache}"
+    out.print(f"\nroute: {answer.route}{cache}\n{_cost_line(answer.cost)}\ntimings: {timing}",
               style="dim", highlight=False)
     if answer.support is not None:
         support = answer.support
@@ -286,7 +288,7 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
                 f"not in collection {index.name!r}: {', '.join(map(_shown_path, unknown))}; "
                 "nothing was removed. Name documents by the path they were ingested from or "
                 "by the doc_id that `ragline search --json` shows")
-        removed = index.delete(ids)
+        removed = pipeline.delete(ids)
     out.print(f"removed {removed} chunks of {len(ids)} document(s)")
 
 
@@ -319,6 +321,7 @@ app.command("costs")(costs)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(route_app, name="route")
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:

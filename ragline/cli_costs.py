@@ -35,7 +35,7 @@ from ragline.cost.report import (
 from ragline.errors import InvalidInput
 
 CAPTION = ("in / out / cached: tokens; per 1k q: cost per 1,000 queries; saved: by provider "
-           "prompt caching")
+           "prompt caching and, on answer-cache rows, by answers served from the cache")
 UNPRICED_NOTE = "unpriced: calls of models with no price, left out of cost (not free)"
 # (wide header, label of the narrow layout) of each figure, in order
 FIGURES = (("calls", "calls"), ("queries", "queries"), ("in", "input tokens"),
@@ -174,8 +174,9 @@ def _saving_line(saving: RoutingSaving) -> str:
 @user_errors
 def costs(since: Annotated[str | None, typer.Option(
               help="Only calls from then on: 2026-11-01, 2026-11-01T09:00, 24h, 7d.")] = None,
-          by: Annotated[GroupBy, typer.Option(help="Group by model, route, tenant, stage "
-                                                   "or day.")] = "model",
+          by: Annotated[GroupBy, typer.Option(
+              help="Group by model, route, tenant, stage, day or cache (how calls were "
+                   "served).")] = "model",
           plot: Annotated[Path | None, typer.Option(
               help="Also draw the cost per day, stacked by --by (by model for --by day), "
                    "into this PNG file (tokens per day when every call was free).")] = None,
@@ -187,7 +188,9 @@ def costs(since: Annotated[str | None, typer.Option(
     """Report what model calls cost, from the cost ledger.
 
     Unpriced calls (models missing from the price catalogue) are counted apart,
-    never as free; cache savings are what provider prompt caching saved. When
+    never as free; savings are what provider prompt caching saved and, on the
+    ``answer-cache`` rows, what the answers served from ragline's cache would have
+    cost (``--by cache`` splits calls by how they were served). When
     queries were routed (routing.tiers), a last line says what they would have
     cost on the strongest (last) tier.
     """

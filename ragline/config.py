@@ -33,6 +33,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from ragline.config_cache import CacheSettings
 from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
 from ragline.errors import ConfigError, RagLineError
 from ragline.redact import redact, register_secret
@@ -341,6 +342,7 @@ class Settings(BaseSettings):
     cost: CostSettings
     budgets: BudgetSettings
     routing: RoutingSettings
+    cache: CacheSettings
 
     @classmethod
     def settings_customise_sources(

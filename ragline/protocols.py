@@ -74,6 +74,10 @@ class Index(Protocol):
         """Number of chunks stored."""
         ...
 
+    def version(self) -> str:
+        """The content version: it changes on every write that can change a search result."""
+        ...
+
     def search(self, query: str, k: int = 5, filters: Filters | None = None,
                mode: SearchMode = "hybrid", *, query_vector: Vectors | None = None,
                explain: bool = False) -> list[ScoredChunk]:

@@ -24,20 +24,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
+from ragline.app.answer_caching import cache_params, cacheable, serve_hit, shared_hit
 from ragline.app.citations import resolve_citations
 from ragline.app.notices import first_today, reranker_missing
+from ragline.cache.answers import AnswerCache, CacheLookup, open_answer_cache
 from ragline.config import Settings
 from ragline.cost.budgets import BudgetGuard
 from ragline.cost.ledger import INGEST_ID_PREFIX, Ledger
 from ragline.cost.metered import CostMeter, QueryScope, new_query_id, query_scope
 from ragline.cost.prices import PriceCatalogue
-from ragline.errors import InvalidInput
+from ragline.errors import ConfigError, InvalidInput
 from ragline.models.chat import ChatModel
 from ragline.models.embedder import BUNDLED_MINILM, embedder_from_settings
 from ragline.models.rerank import CrossEncoderReranker, Reranker
 from ragline.models.retry import request_deadline
 from ragline.prompts import PromptTemplate, load_prompt
-from ragline.protocols import Filters, Index
+from ragline.protocols import Filters, Index, Vectors
 from ragline.rag.chunker import RecursiveChunker
 from ragline.rag.index import QdrantIndex
 from ragline.rag.ingest import Chunker, DocumentProgress, IngestReport, Progress, ingest_paths
@@ -93,8 +95,10 @@ class RAGPipeline:
 
     def __init__(self, settings: Settings, *, index: Index, model: ChatModel,
                  prompt: PromptTemplate, meter: CostMeter, reranker: Reranker | None = None,
-                 budgets: BudgetGuard | None = None, judge: Judge | None = None) -> None:
+                 budgets: BudgetGuard | None = None, judge: Judge | None = None,
+                 answer_cache: AnswerCache | None = None) -> None:
         self.settings = settings
+        self.answer_cache = answer_cache
         self.index = index
         self.reranker = reranker
         self.meter = meter
@@ -137,7 +141,8 @@ class RAGPipeline:
                    reranker=None if reranker is None else meter.reranker(
                        reranker, model=settings.rerank.model or ""),
                    budgets=stack.budgets,
-                   judge=judge if generation.verify == "offline" else None)
+                   judge=judge if generation.verify == "offline" else None,
+                   answer_cache=open_answer_cache(settings, embedder, stack=stack.model.name))
 
     def __enter__(self) -> Self:
         return self
@@ -146,8 +151,10 @@ class RAGPipeline:
         self.close()
 
     def close(self) -> None:
-        """Release the index and the cost ledger."""
+        """Release the index, the answer cache and the cost ledger."""
         self.index.close()
+        if self.answer_cache is not None:
+            self.answer_cache.close()
         self.meter.ledger.close()
 
     def chunker(self, kind: str | None = None) -> Chunker:
@@ -190,11 +197,30 @@ class RAGPipeline:
         ingest = self.settings.ingest
         run = QueryScope(f"{INGEST_ID_PREFIX}{new_query_id()}", self.settings.cost.tenant)
         with query_scope(run):
-            return ingest_paths(paths, index=self.index, chunker=self.chunker(chunker),
-                                prune=prune, on_progress=on_progress,
-                                workers=ingest.workers if workers is None else workers,
-                                batch_size=ingest.batch_size, queue_depth=ingest.queue_depth,
-                                max_file_mb=ingest.max_file_mb, on_document=on_document)
+            report = ingest_paths(paths, index=self.index, chunker=self.chunker(chunker),
+                                  prune=prune, on_progress=on_progress,
+                                  workers=ingest.workers if workers is None else workers,
+                                  batch_size=ingest.batch_size, queue_depth=ingest.queue_depth,
+                                  max_file_mb=ingest.max_file_mb, on_document=on_document)
+        self.forget_cached(report.replaced)
+        return report
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """Remove these documents and their chunks from the index, and every cached answer
+        drawn from them; returns how many chunks were removed."""
+        removed = self.index.delete(doc_ids)
+        self.forget_cached(doc_ids)
+        return removed
+
+    def forget_cached(self, doc_ids: Sequence[str]) -> int:
+        """Drop the cached answers (semantic entries) drawn from ``doc_ids``; how many.
+
+        Every write to the collection already changes its index version, so no entry
+        of the older version is served again; this frees their space at once.
+        """
+        if self.answer_cache is None or not doc_ids:
+            return 0
+        return self.answer_cache.invalidate_docs(doc_ids)
 
     def retrieve(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
                  filters: Filters | None = None) -> list[ScoredChunk]:
@@ -244,13 +270,81 @@ class RAGPipeline:
         question = self._checked(question)
         scope = QueryScope(new_query_id(), tenant or self.settings.cost.tenant, session, api_key)
         with query_scope(scope), request_deadline(self.settings.generation.deadline_s):
-            answer = self._answer(question, k=k, mode=mode, filters=filters, scope=scope)
+            if self.answer_cache is not None:
+                return self._cached_answer(question, self.answer_cache, k=self._k(k),
+                                           mode=mode or self.settings.retrieval.mode,
+                                           filters=filters, scope=scope)
+            return self._costed(self._answer(question, k=k, mode=mode, filters=filters),
+                                scope)
+
+    def cache_lookup(self, question: str, *, k: int | None = None,
+                     mode: SearchMode | None = None, filters: Filters | None = None,
+                     tenant: str | None = None) -> CacheLookup:
+        """What the answer cache holds for ``question`` as :meth:`answer` would ask it: a hit
+        (exact or semantic, with the stored question and similarity) or a miss with the
+        candidates rejected and why. Nothing is retrieved, generated or recorded.
+        Raises :class:`~ragline.errors.ConfigError` when ``cache.mode`` is off.
+        """
+        if self.answer_cache is None:
+            raise ConfigError("the answer cache is off (cache.mode: off); set cache.mode to "
+                              "exact or semantic")
+        question = self._checked(question)
+        k = self._k(k)
+        params = cache_params(self.settings, self.index, self.model.name, k=k,
+                              mode=mode or self.settings.retrieval.mode, filters=filters,
+                              rerank=self.reranker is not None)
+        return self.answer_cache.lookup(
+            question, tenant=tenant or self.settings.cost.tenant, params=params,
+            vector=lambda: self.index.embedder.embed_query(question))
+
+    def _costed(self, answer: Answer, scope: QueryScope) -> Answer:
+        """``answer`` with the cost of its query, read from the ledger, and its query id."""
         return replace(answer, cost=self.meter.ledger.query_cost(scope.query_id),
                        query_id=scope.query_id)
 
+    def _cached_answer(self, question: str, cache: AnswerCache, *, k: int, mode: SearchMode,
+                       filters: Filters | None, scope: QueryScope) -> Answer:
+        """The answer from ``cache`` (exact, then by meaning), else computed and stored.
+
+        A hit is written to the ledger as a zero-cost call with what it saved. Concurrent
+        identical questions are answered once; the others are served that answer.
+        """
+        started = time.perf_counter()
+        params = cache_params(self.settings, self.index, self.model.name, k=k, mode=mode,
+                              filters=filters, rerank=self.reranker is not None)
+        vectors: list[Vectors] = []
+        embed_ms: dict[str, float] = {}
+
+        def embed() -> Vectors:
+            clock = time.perf_counter()
+            vectors.append(self.index.embedder.embed_query(question))
+            embed_ms["embed"] = round((time.perf_counter() - clock) * 1000, 3)
+            return vectors[0]
+
+        found = cache.lookup(question, tenant=scope.tenant, params=params, vector=embed)
+        if found.hit is not None:
+            return self._costed(serve_hit(found.hit, self.meter.ledger, scope, started,
+                                          embed_ms), scope)
+
+        def produce() -> Answer:
+            answer = self._costed(replace(self._answer(
+                question, k=k, mode=mode, filters=filters,
+                vector=vectors[0] if vectors else None), cache="miss"), scope)
+            if cacheable(answer):
+                cache.store_answer(question, answer, tenant=scope.tenant, params=params,
+                                   vector=vectors[0] if vectors else None)
+            return answer
+
+        answer, led = cache.once(question, tenant=scope.tenant, params=params, produce=produce)
+        if led:
+            return answer
+        return self._costed(serve_hit(shared_hit(answer, question), self.meter.ledger, scope,
+                                      started, embed_ms), scope)
+
     def _answer(self, question: str, *, k: int | None, mode: SearchMode | None,
-                filters: Filters | None, scope: QueryScope) -> Answer:
-        """The answer, with its cost still to be read from the ledger."""
+                filters: Filters | None, vector: Vectors | None = None) -> Answer:
+        """The answer, with its cost still to be read from the ledger; ``vector`` is the
+        question's embedding when it is known already."""
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
 
@@ -261,7 +355,8 @@ class RAGPipeline:
             clock = now
 
         k = self._k(k)
-        vector = self.index.embedder.embed_query(question)
+        if vector is None:
+            vector = self.index.embedder.embed_query(question)
         pool = self.index.search(question, max(k, self.settings.rerank.candidates)
                                  if self.reranker else k, filters,
                                  mode or self.settings.retrieval.mode, query_vector=vector,

@@ -27,8 +27,8 @@ from ragline.types import Usage
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-GroupBy = Literal["model", "route", "tenant", "stage", "day"]
-GROUPINGS: tuple[GroupBy, ...] = ("model", "route", "tenant", "stage", "day")
+GroupBy = Literal["model", "route", "tenant", "stage", "day", "cache"]
+GROUPINGS: tuple[GroupBy, ...] = ("model", "route", "tenant", "stage", "day", "cache")
 PLOT_MAX_SERIES = 8  # the most expensive keys get their own colour; the rest is "other"
 
 

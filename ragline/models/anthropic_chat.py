@@ -6,6 +6,11 @@ Pass ``client`` and ``async_client`` to inject configured SDK clients; otherwise
 both are built with ``max_retries=0``, because ragline's :class:`RetryPolicy`
 does the retrying.
 
+Prompt caching (``prompt_caching``, on by default): ``cache_control`` breakpoints mark
+the ends of the longest stable prefixes long enough for the model to cache (the system
+prompt, the passages block, a conversation's last turn), at most four; see
+:mod:`ragline.models.prompt_cache`. A prompt too short for any is sent as plain strings.
+
 Usage: Anthropic's ``input_tokens`` exclude cache reads and writes, which is
 ragline's convention already; ``cache_creation.ephemeral_1h_input_tokens`` says
 how many of the written tokens have the 1-hour lifetime. Streams read the
@@ -19,6 +24,7 @@ import time
 from typing import Any
 
 from ragline.errors import MissingCredentials, ProviderNotInstalled
+from ragline.models.prompt_cache import anthropic_prompt
 from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
 from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy, time_left
@@ -66,14 +72,18 @@ class AnthropicChatModel(SdkChatModel):
     Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
     retried (429, 5xx, 529 overloaded, timeouts, connection errors). Errors are
     :class:`~ragline.errors.ProviderError` subclasses, see
-    :mod:`ragline.models.provider_errors`.
+    :mod:`ragline.models.provider_errors`. With ``prompt_caching`` (the default) long
+    stable prefixes carry ``cache_control`` breakpoints (module docstring); without it no
+    request carries any.
     """
 
     provider = "anthropic"
 
     def __init__(self, *, model: str, api_key: str | None = None, base_url: str | None = None,
                  client: Any = None, async_client: Any = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None,
+                 prompt_caching: bool = True) -> None:
+        self.prompt_caching = prompt_caching
         try:
             import anthropic
         except ImportError as exc:
@@ -93,14 +103,18 @@ class AnthropicChatModel(SdkChatModel):
                          timeout_s=timeout_s, retry=retry)
 
     def _create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        model = request.model or self.model
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        params: dict[str, Any] = {
-            "model": request.model or self.model, "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content}
-                         for m in request.messages if m.role != "system"],
-            "timeout": time_left(self.timeout_s)}
+        turns = [m for m in request.messages if m.role != "system"]
+        system_param: str | list[dict[str, Any]] = system
+        messages: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in turns]
+        if self.prompt_caching:
+            system_param, messages = anthropic_prompt(system, turns, model=model,
+                                                      passages=request.passages)
+        params: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
+                                  "messages": messages, "timeout": time_left(self.timeout_s)}
         if system:
-            params["system"] = system
+            params["system"] = system_param
         if stream:
             params["stream"] = True
         return client.messages.create(**params)

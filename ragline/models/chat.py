@@ -62,13 +62,16 @@ class ChatModel(Protocol):
 
 def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
                       base_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      max_retries: int = 3, deadline_s: float | None = None) -> ChatModel:
+                      max_retries: int = 3, deadline_s: float | None = None,
+                      prompt_caching: bool = True) -> ChatModel:
     """Build the named provider; raises :class:`ConfigError` for an unknown one.
 
     ``timeout_s`` (per attempt), ``max_retries`` (extra attempts on 429, 5xx,
     timeouts and connection errors) and ``deadline_s`` (the whole call, retries
     included) apply to the cloud providers; ``local`` and ``extractive`` run
-    in-process and have none of them.
+    in-process and have none of them. ``prompt_caching`` (``cache.provider_prompt``)
+    lets ``anthropic`` place ``cache_control`` breakpoints and ``openai`` send a
+    ``prompt_cache_key`` (:mod:`ragline.models.prompt_cache`).
     """
     if provider == "extractive":
         from ragline.models.extractive import ExtractiveModel
@@ -84,19 +87,21 @@ def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
 
         return OpenAIChatModel(model=model, api_key=api_key, base_url=base_url,
                                compatible=provider == "openai_compatible",
-                               timeout_s=timeout_s, retry=retry)
+                               timeout_s=timeout_s, retry=retry, prompt_caching=prompt_caching)
     if provider == "anthropic":
         from ragline.models.anthropic_chat import AnthropicChatModel
 
         return AnthropicChatModel(model=model, api_key=api_key, base_url=base_url,
-                                  timeout_s=timeout_s, retry=retry)
+                                  timeout_s=timeout_s, retry=retry, prompt_caching=prompt_caching)
     raise ConfigError(f"generation.provider: unknown provider {provider!r}")
 
 
-def chat_model_from_settings(settings: GenerationSettings) -> ChatModel:
+def chat_model_from_settings(settings: GenerationSettings, *,
+                             prompt_caching: bool = True) -> ChatModel:
     """Build the answering model the ``generation`` settings describe, with their
-    timeout, retry count and deadline."""
+    timeout, retry count and deadline; ``prompt_caching`` is ``cache.provider_prompt``."""
     key = settings.api_key.get_secret_value() if settings.api_key else None
     return create_chat_model(settings.provider, model=settings.model, api_key=key,
                              base_url=settings.base_url, timeout_s=settings.timeout_s,
-                             max_retries=settings.max_retries, deadline_s=settings.deadline_s)
+                             max_retries=settings.max_retries, deadline_s=settings.deadline_s,
+                             prompt_caching=prompt_caching)

@@ -6,6 +6,13 @@ llama.cpp server); it needs no real key. Pass ``client`` and
 ``http_client`` uses an ``httpx2.MockTransport``); otherwise both are built
 with ``max_retries=0``, because ragline's :class:`RetryPolicy` does the retrying.
 
+Prompt caching: OpenAI caches long prefixes by itself; with ``prompt_caching`` (the
+default) the ``openai`` provider also sends ``prompt_cache_key``, a short hash of the model
+and the leading system messages (:func:`ragline.models.prompt_cache.openai_cache_key`), so
+requests sharing that prefix are routed to the same cache. A prompt without a system
+message gets no key, and ``openai_compatible`` servers never get one (it is OpenAI's
+field; a local server keeps its own prefix cache and may reject unknown fields).
+
 Usage: OpenAI's ``prompt_tokens`` include the cached ones, so ragline's
 ``input_tokens`` are ``prompt_tokens - cached_tokens`` and ``cache_read_tokens``
 the cached ones. Streams ask for ``stream_options={"include_usage": True}`` and
@@ -19,6 +26,7 @@ import time
 from typing import Any
 
 from ragline.errors import MissingCredentials, ProviderNotInstalled
+from ragline.models.prompt_cache import openai_cache_key
 from ragline.models.provider_errors import malformed_response
 from ragline.models.replies import ReplyBuilder
 from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy, time_left
@@ -54,13 +62,16 @@ class OpenAIChatModel(SdkChatModel):
     Each attempt may take ``timeout_s``; ``retry`` says how failed attempts are
     retried (429, 5xx, timeouts, connection errors). Errors are
     :class:`~ragline.errors.ProviderError` subclasses, see
-    :mod:`ragline.models.provider_errors`.
+    :mod:`ragline.models.provider_errors`. ``prompt_caching`` says whether the ``openai``
+    provider sends a ``prompt_cache_key`` (module docstring).
     """
 
     def __init__(self, *, model: str, api_key: str | None = None, base_url: str | None = None,
                  compatible: bool = False, client: Any = None, async_client: Any = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None,
+                 prompt_caching: bool = True) -> None:
         self.provider = "openai_compatible" if compatible else "openai"
+        self.prompt_caching = prompt_caching and not compatible
         try:
             import openai
         except ImportError as exc:
@@ -83,11 +94,15 @@ class OpenAIChatModel(SdkChatModel):
                          timeout_s=timeout_s, retry=retry)
 
     def _create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        model = request.model or self.model
         params: dict[str, Any] = {
-            "model": request.model or self.model,
+            "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "max_tokens": request.max_tokens, "temperature": request.temperature,
             "timeout": time_left(self.timeout_s)}
+        key = openai_cache_key(request.messages, model) if self.prompt_caching else None
+        if key is not None:
+            params["prompt_cache_key"] = key
         if stream:
             params |= {"stream": True, "stream_options": {"include_usage": True}}
         return client.chat.completions.create(**params)

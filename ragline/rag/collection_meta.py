@@ -4,7 +4,9 @@ A ragline collection records its ``format``, the ``embedder`` that built it, the
 BM25 identity (language, k1, b, tokeniser), the point ``layout`` (vector names
 and payload keys), the BM25 length statistics (``total_len``, ``points``,
 ``avg_len``, see :mod:`ragline.rag.bm25_stats`), a ``dirty`` flag set during
-writes and the ``pending`` documents (:mod:`ragline.rag.pending`). A collection
+writes, the ``pending`` documents (:mod:`ragline.rag.pending`) and the ``version``, a
+counter every metadata write raises (upserts, deletes, pending marks, BM25 repairs), so
+anything derived from the collection's content (a cached answer) can tell it is stale. A collection
 without a format was made by another tool: it is *foreign*, searchable but never
 written (see :mod:`ragline.rag.payload` for how its points read as chunks).
 """
@@ -18,6 +20,7 @@ from ragline.rag.payload import PayloadKeys
 from ragline.rag.transport import VectorNames
 
 FORMAT = 1
+VERSION = "version"
 
 
 def is_foreign(meta: dict[str, Any]) -> bool:
@@ -40,6 +43,16 @@ def new_meta(*, embedder: str, dimension: int, bm25: dict[str, Any],
     return {"format": FORMAT, "embedder": embedder, "dimension": dimension, "bm25": bm25,
             "avg_len": None, "total_len": 0, "points": 0, "dirty": False,
             "layout": point_layout}
+
+
+def version_of(meta: dict[str, Any]) -> int:
+    """The collection's version counter (0 for a collection written before it existed)."""
+    return int(meta.get(VERSION) or 0)
+
+
+def bumped(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with its version counter raised by one: what every metadata write stores."""
+    return {**meta, VERSION: version_of(meta) + 1}
 
 
 def older_tokenizer(stored: Any, current: dict[str, Any]) -> bool:

@@ -178,8 +178,29 @@ class QdrantIndex:
         return meta
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
+        meta = collection_meta.bumped(meta)
         self.transport.write_meta(meta)
         self._cached_meta = meta
+
+    def version(self) -> str:
+        """The collection's content version, read afresh: it changes on every write that
+        can change a search result (upsert, delete, pending marks, BM25 repair), by this
+        process or another. A foreign collection's is its point count (ragline never
+        writes it); a missing collection's is ``"0"``.
+
+        When another writer changed the collection, the metadata kept for searching
+        (BM25 statistics, pending documents) is re-read too.
+        """
+        if not self.transport.exists():
+            return "0"
+        meta = self.transport.read_meta()
+        if collection_meta.is_foreign(meta):
+            return f"foreign-{self.transport.count()}"
+        current = collection_meta.version_of(meta)
+        if (self._cached_meta is not None
+                and collection_meta.version_of(self._cached_meta) != current):
+            self.forget_metadata()
+        return str(current)
 
     def _create(self) -> dict[str, Any]:
         meta = collection_meta.new_meta(embedder=self.embedder_name,

@@ -60,7 +60,8 @@ class IngestReport:
     ``chunks_planned`` is how many chunks the run set out to write. After an
     interruption (``interrupted``), ``chunks_added`` counts those written and
     ``partial`` lists the documents left partly written: pending, so not
-    searchable, until a rerun finishes them.
+    searchable, until a rerun finishes them. ``replaced`` lists the documents whose
+    earlier content the run replaced or removed (what a cache built on them must drop).
     """
 
     files: int = 0
@@ -75,6 +76,7 @@ class IngestReport:
     chunks_planned: int = 0
     partial: list[str] = field(default_factory=list)
     interrupted: bool = False
+    replaced: list[str] = field(default_factory=list)
 
     @property
     def complete_documents(self) -> int:
@@ -168,6 +170,7 @@ def _plan(loaded: list[_Loaded], index: Index, chunker: Chunker,
             continue
         if stored:
             report.changed_documents += 1
+            report.replaced.append(document.id)
         else:
             report.new_documents += 1
         added = [c for c in chunks if c.id not in stored]
@@ -282,6 +285,7 @@ def ingest_paths(paths: Sequence[Path], *, index: Index, chunker: Chunker,
         stale_deleted = True
         gone = _pruned(paths, index, plan.loaded) if prune and plan.known else []
         report.removed_documents = len(gone)
+        report.replaced.extend(gone)
         report.chunks_removed += index.delete(gone)
         index.clear_pending(plan.loaded | set(gone))
         if report.chunks_added:

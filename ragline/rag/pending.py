@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+from ragline.rag import collection_meta
 from ragline.rag.transport import Filters, FilterValue
 
 if TYPE_CHECKING:
@@ -93,5 +94,5 @@ def _update(index: QdrantIndex, doc_ids: set[str], *, add: bool) -> None:
     if after == before:
         return
     # An empty list, not a missing key: a Qdrant server merges metadata updates.
-    transport.write_meta({**meta, PENDING: sorted(after)})
+    transport.write_meta(collection_meta.bumped({**meta, PENDING: sorted(after)}))
     index.forget_metadata()  # re-read on next use, with the new list

@@ -49,12 +49,14 @@ IN_PROCESS = ("extractive", "local")
 
 
 def model_for_route(route: str, generation: GenerationSettings, *,
-                    setting: str = "budgets.downgrade_to") -> ChatModel:
+                    setting: str = "budgets.downgrade_to",
+                    prompt_caching: bool = True) -> ChatModel:
     """The model of a route string: ``extractive`` or ``provider:model``; a bad one is a
     :class:`ConfigError` naming ``setting``, the key it came from.
 
     It takes the timeout, retries and deadline of ``generation``, and its key and base URL
-    when it is the same provider (another provider's key comes from the environment).
+    when it is the same provider (another provider's key comes from the environment);
+    ``prompt_caching`` is ``cache.provider_prompt``.
     """
     if route == "extractive":
         return ExtractiveModel()
@@ -67,7 +69,7 @@ def model_for_route(route: str, generation: GenerationSettings, *,
                              base_url=generation.base_url if same else None,
                              timeout_s=generation.timeout_s,
                              max_retries=generation.max_retries,
-                             deadline_s=generation.deadline_s)
+                             deadline_s=generation.deadline_s, prompt_caching=prompt_caching)
 
 
 def router_from_settings(routing: RoutingSettings, *, embedder: Embedder | None,
@@ -130,8 +132,9 @@ class _Builder:
 
     def tier(self, name: str, *, stage: str = "generate") -> ChatModel:
         routing = self.settings.routing
-        return self.guarded(model_for_route(routing.model_of(name), self.settings.generation,
-                                            setting=f"routing.tiers ({name})"), stage=stage)
+        return self.guarded(model_for_route(
+            routing.model_of(name), self.settings.generation, setting=f"routing.tiers ({name})",
+            prompt_caching=self.settings.cache.provider_prompt), stage=stage)
 
 
 def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | None = None,
@@ -144,7 +147,8 @@ def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | N
     if generator is not None:
         primary = build.guarded(generator)
     elif generation.provider != "routed":
-        primary = build.guarded(chat_model_from_settings(generation))
+        primary = build.guarded(chat_model_from_settings(
+            generation, prompt_caching=settings.cache.provider_prompt))
     elif routing.strategy == "route":
         primary = RoutedChatModel(
             router_from_settings(routing, embedder=embedder,
@@ -156,7 +160,8 @@ def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | N
                                    threshold=routing.cascade_threshold)
     guard = BudgetGuard(meter.ledger, budgets.limits) if budgets.limits else None
     if guard is not None:
-        downgrade = (meter.chat(model_for_route(budgets.downgrade_to, generation),
+        downgrade = (meter.chat(model_for_route(budgets.downgrade_to, generation,
+                                                prompt_caching=settings.cache.provider_prompt),
                                 route_reason="budget downgrade")
                      if budgets.on_exceed == "downgrade" else None)
         primary = BudgetedChatModel(primary, guard, meter.catalogue, downgrade=downgrade,
