@@ -21,15 +21,14 @@ class SemanticCacheSettings(BaseModel):
 
     ``max_error_rate`` is the share of semantic hits allowed to be wrong; the threshold
     is the one calibrated for that rate (``ragline.cache.thresholds``) unless
-    ``threshold`` sets the cosine outright. ``learn`` moves each entry's threshold with
-    the outcomes recorded for it; ``candidates`` is how many neighbours a lookup reads.
+    ``threshold`` sets the cosine outright; ``candidates`` is how many neighbours a
+    lookup reads.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_error_rate: float = Field(gt=0, lt=1)
     threshold: float | None = Field(ge=0, le=1)
-    learn: bool
     candidates: int = Field(ge=1, le=100)
 
 

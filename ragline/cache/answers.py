@@ -196,9 +196,7 @@ class AnswerCache:
 
     def close(self) -> None:
         """Release the store and the semantic collection."""
-        close = getattr(self.store, "close", None)
-        if close is not None:
-            close()
+        self.store.close()
         if self.semantic is not None:
             self.semantic.close()
 
@@ -237,6 +235,5 @@ def open_answer_cache(settings: Settings, embedder: Embedder, *,
 
         semantic = open_semantic_cache(
             settings, embedder, threshold=semantic_threshold(settings),
-            ttl_s=cache.ttl_s, learn=cache.semantic.learn,
-            candidates=cache.semantic.candidates)
+            ttl_s=cache.ttl_s, candidates=cache.semantic.candidates)
     return AnswerCache(store, semantic=semantic, stack=stack)

@@ -31,6 +31,7 @@ create table if not exists entries (
     payload text not null, created real not null, expires real, last_hit real not null,
     primary key (tenant, digest));
 create index if not exists entries_by_use on entries (tenant, last_hit);
+create index if not exists entries_by_expiry on entries (tenant, expires);
 """
 
 

@@ -62,6 +62,10 @@ class CacheStore(Protocol):
         """The entry count of ``tenant`` (all when None) and this process's counters."""
         ...
 
+    def close(self) -> None:
+        """Release the connection; the store is not used afterwards."""
+        ...
+
 
 class Counters:
     """Thread-safe hit, miss, eviction and error counters a store reports in its stats."""

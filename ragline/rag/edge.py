@@ -152,9 +152,14 @@ class EdgeTransport:
         self._shard = edge_shards.acquire(
             self.directory, name=self.directory.name, wait_s=self.lock_wait_s,
             create=lambda path: qe.EdgeShard.create(path, config))
-        self._shard.update(qe.UpdateOperation.create_field_index(
-            "doc_id", qe.PayloadSchemaType.Keyword))
+        self.index_keyword("doc_id")
         self.write_meta(meta)
+
+    def index_keyword(self, key: str) -> None:
+        """Add a keyword index on payload ``key``."""
+        import qdrant_edge as qe
+
+        self.shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
 
     def read_meta(self) -> dict[str, Any]:
         """The metadata file's content."""

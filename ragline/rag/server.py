@@ -151,9 +151,15 @@ class ClientTransport:
             quantization_config=quantization,
             metadata=meta,
         )
-        with warnings.catch_warnings():  # local mode says payload indexes do nothing there
+        self.index_keyword("doc_id")
+
+    def index_keyword(self, key: str) -> None:
+        """Add a keyword index on payload ``key`` (local mode has none, and says so)."""
+        from qdrant_client import models
+
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self.client.create_payload_index(self.collection, "doc_id",
+            self.client.create_payload_index(self.collection, key,
                                              models.PayloadSchemaType.KEYWORD)
 
     def read_meta(self) -> dict[str, Any]:

@@ -160,6 +160,11 @@ class Transport(Protocol):
         """Create the collection with the named vectors, a doc_id index and ``meta``."""
         ...
 
+    def index_keyword(self, key: str) -> None:
+        """Add a keyword index on payload ``key``, so filters on it need not read every
+        candidate's payload; best made before points are stored."""
+        ...
+
     def read_meta(self) -> dict[str, Any]:
         """The collection's ragline metadata (embedder, BM25 statistics).
 

@@ -103,11 +103,17 @@ def test_the_cache_is_off_by_default(make_settings: Callable[..., Settings],
     assert [a.cache for a in answers] == ["off", "off"] and upstream.requests == 2
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def test_reingesting_a_changed_document_or_deleting_one_makes_entries_stale(
-        make_settings: Callable[..., Settings], corpus: Path) -> None:
+        make_settings: Callable[..., Settings], corpus: Path, backend: str,
+        request: pytest.FixtureRequest) -> None:
     upstream = Upstream()
+    store: dict[str, Any] = {}
+    if backend == "redis":
+        store = {"backend": "redis", "redis_url": request.getfixturevalue("redis_url"),
+                 "redis_prefix": f"ragline-test:{uuid.uuid4().hex}"}
     settings = cached_settings(make_settings, mode="semantic",
-                               semantic={"threshold": 0.8})
+                               semantic={"threshold": 0.8}, **store)
     with RAGPipeline.from_settings(settings, generator=upstream.model(),
                                    rerank=False) as pipeline:
         pipeline.ingest([corpus])
@@ -123,6 +129,8 @@ def test_reingesting_a_changed_document_or_deleting_one_makes_entries_stale(
         assert pipeline.answer(QUESTION).cache == "exact"
         pipeline.delete([str((corpus / "cats.md").resolve())])
         assert pipeline.answer(QUESTION).cache == "miss"  # another index version
+        assert pipeline.answer_cache is not None
+        pipeline.answer_cache.clear()
     assert upstream.requests == 3
 
 
@@ -149,6 +157,8 @@ def test_a_paraphrase_is_served_by_meaning_and_a_negation_is_not(
         paraphrase = pipeline.answer("How does the hybrid search work?")
         negated = pipeline.cache_lookup("How does hybrid search not work?")
         distant = pipeline.cache_lookup("Why do cats sleep so much?")
+        assert pipeline.answer_cache is not None
+        counters = pipeline.answer_cache.counters.snapshot()
     assert paraphrase.cache.startswith("semantic (similarity 0.9")
     assert paraphrase.text == first.text and paraphrase.cost.total_usd == 0
     assert negated.hit is None
@@ -157,6 +167,8 @@ def test_a_paraphrase_is_served_by_meaning_and_a_negation_is_not(
     assert distant.hit is None and all("below the threshold" in r.reason
                                        for r in distant.rejected)
     assert upstream.requests == 1
+    assert counters == {"exact_hits": 0, "semantic_hits": 1, "misses": 3, "stored": 1,
+                        "below_threshold": 1, "verification_rejects": 1}
 
 
 def test_concurrent_identical_questions_make_one_upstream_call(

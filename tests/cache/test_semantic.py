@@ -18,6 +18,7 @@ from ragline.cache.semantic import (
 )
 from ragline.config import Settings
 from ragline.models.embedder import SentenceTransformerEmbedder
+from ragline.rag.transport import StoredPoint
 
 QUESTION = "How do I reset my password?"
 PARAPHRASE = "How can I reset my password?"
@@ -225,3 +226,29 @@ def test_record_needs_a_learning_cache(cache: SemanticCache) -> None:
     assert found.entry is not None
     with pytest.raises(ValueError):
         cache.record(found, found.entry, found.similarity, correct=True)
+
+
+def test_a_format_one_collection_is_still_filtered_on_its_four_fields(
+        cache: SemanticCache) -> None:
+    entry = add(cache)
+    assert cache.transport.read_meta()["format"] == 2
+    assert "scope" in cache.transport.payloads([entry.id], ["scope"])[entry.id]
+    cache.transport.write_meta({"kind": "semantic-cache", "format": 1})
+    old = {k: v for k, v in entry.payload().items() if k != "scope"}
+    vector = [float(x) for x in cache.embedder.embed_query(QUESTION)]
+    cache.transport.upsert([StoredPoint(entry.id, vector, None, old)])
+    reopened = SemanticCache(cache.transport, cache.embedder, threshold=0.8,
+                             clock=cache.clock)
+    assert lookup(reopened, PARAPHRASE).hit
+    assert not lookup(reopened, PARAPHRASE, tenant="globex").hit
+
+
+def test_a_scope_collision_never_serves_another_tenant(cache: SemanticCache,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import ragline.cache.semantic as semantic
+
+    monkeypatch.setattr(semantic, "scope_of", lambda *values: "same-for-everyone")
+    add(cache)
+    found = lookup(cache, QUESTION, tenant="globex")
+    assert not found.hit and found.rejected == []
+    assert lookup(cache, QUESTION).hit
