@@ -325,11 +325,14 @@ class RAGPipeline:
         if found.hit is not None:
             return self._costed(serve_hit(found.hit, self.meter.ledger, scope, started,
                                           embed_ms), scope)
+        looked = round((time.perf_counter() - started) * 1000 - sum(embed_ms.values()), 3)
 
         def produce() -> Answer:
-            answer = self._costed(replace(self._answer(
-                question, k=k, mode=mode, filters=filters,
-                vector=vectors[0] if vectors else None), cache="miss"), scope)
+            answer = self._answer(question, k=k, mode=mode, filters=filters,
+                                  vector=vectors[0] if vectors else None)
+            timings = {"cache": looked, **embed_ms, **answer.timings,
+                       "total": round((time.perf_counter() - started) * 1000, 3)}
+            answer = self._costed(replace(answer, cache="miss", timings=timings), scope)
             if cacheable(answer):
                 cache.store_answer(question, answer, tenant=scope.tenant, params=params,
                                    vector=vectors[0] if vectors else None)

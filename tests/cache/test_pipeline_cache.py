@@ -84,6 +84,8 @@ def test_a_repeated_question_is_served_exactly_at_no_cost_with_its_saving(
     assert (again.text, again.citations, again.sources) == (first.text, first.citations,
                                                            first.sources)
     assert again.route == f"{first.route} (cache hit)"
+    assert {"cache", "retrieve", "generate", "total"} <= first.timings.keys()
+    assert again.timings.keys() == {"cache", "total"}  # exact: nothing embedded
     assert first.cost.total_usd == pytest.approx(75e-6)  # 400 x $0.15 + 25 x $0.60 per M
     assert again.cost.total_usd == 0 and again.query_id != first.query_id
     assert [(r["query_id"], r["cache"], r["cost_usd"]) for r in rows] == [
