@@ -1,4 +1,5 @@
-"""The ``ragline`` command line: ingest, ask, search, delete, costs, eval, demo, index.
+"""The ``ragline`` command line: ingest, ask, chat, search, delete, costs, cache, eval,
+demo, index.
 
 A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 :class:`~ragline.errors.RagLineError`) print one message and exit with status 2.
@@ -20,22 +21,27 @@ from rich.table import Table
 from ragline.app.notices import reranking_fact
 from ragline.app.pipeline import RAGPipeline
 from ragline.cli_cache import cache_app
+from ragline.cli_chat import chat
 from ragline.cli_common import (
     ConfigOption,
+    cost_line,
     err,
     out,
     progress_bar,
     set_debug,
     settings_from,
+    shown_path,
+    source_line,
     user_errors,
 )
 from ragline.cli_costs import costs
 from ragline.cli_eval import eval_app
 from ragline.cli_index import index_app
 from ragline.cli_route import route_app
+from ragline.cli_serve import serve
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.rag.ingest import IngestInterrupted, IngestReport
-from ragline.types import Answer, ChunkerKind, QueryCost, ScoredChunk, SearchMode
+from ragline.types import Answer, ChunkerKind, ScoredChunk, SearchMode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="ragline: cited answers over your documents, offline by default.")
@@ -61,24 +67,6 @@ DEMO_QUESTIONS = (
     "Where does ragline keep its index data?",
     "What happens when the local model's answer is not supported by the sources?",
 )
-
-
-def _shown_path(source: str) -> str:
-    try:
-        return str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        return source
-
-
-def _source_line(number: int, item: ScoredChunk) -> str:
-    meta = item.chunk.metadata
-    heading = " > ".join(meta.get("heading_path") or [])
-    place = f"{_shown_path(str(meta.get('source', item.chunk.doc_id)))}"
-    if meta.get("page"):
-        place += f" p.{meta['page']}"
-    if heading:
-        place += f" § {heading}"
-    return f"[{number}] {place}  (score {item.score:.3f})"
 
 
 def _source_json(item: ScoredChunk) -> dict[str, Any]:
@@ -107,26 +95,16 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _cost_line(cost: QueryCost) -> str:
-    """``cost: $0.000123 (generate $0.00012, embed $0)`` — unknown prices say so."""
-    def usd(value: float | None) -> str:
-        return "unknown" if value is None else f"${value:.6g}"
-
-    stages = ", ".join(f"{stage} {usd(value)}" for stage, value in cost.by_stage.items())
-    unpriced = f"; no price for {', '.join(cost.unpriced)}" if cost.unpriced else ""
-    return f"cost: {usd(cost.total_usd)} ({stages}){unpriced}"
-
-
 def _print_answer(answer: Answer) -> None:
     out.print(answer.text, highlight=False)
     out.print()
     cited = {c.marker for c in answer.citations}
     for number, item in enumerate(answer.sources, start=1):
         style = "bold" if number in cited else "dim"
-        out.print(_source_line(number, item), style=style, highlight=False, markup=False)
+        out.print(source_line(number, item), style=style, highlight=False, markup=False)
     timing = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings.items())
     cache = "" if answer.cache == "off" else f"\ncache: {answer.cache}"
-    out.print(f"\nroute: {answer.route}{cache}\n{_cost_line(answer.cost)}\ntimings: {timing}",
+    out.print(f"\nroute: {answer.route}{cache}\n{cost_line(answer.cost)}\ntimings: {timing}",
               style="dim", highlight=False)
     if answer.support is not None:
         support = answer.support
@@ -153,12 +131,12 @@ def _print_report(report: IngestReport) -> None:
         table.add_row(label, str(value))
     out.print(table)
     for path, reason in report.skipped:
-        err.print(f"[yellow]skipped[/yellow] {_shown_path(path)}: {reason}", highlight=False)
+        err.print(f"[yellow]skipped[/yellow] {shown_path(path)}: {reason}", highlight=False)
 
 
 def _large_file(doc_id: str, written: int, planned: int) -> None:
     """A large file's own progress: one line per tenth of its chunks written."""
-    err.print(f"{_shown_path(doc_id)}: {written:,} of {planned:,} chunks written",
+    err.print(f"{shown_path(doc_id)}: {written:,} of {planned:,} chunks written",
               highlight=False, markup=False)
 
 
@@ -178,7 +156,7 @@ def _interruptible() -> Iterator[None]:
                       "written", highlight=False)
             for doc_id in report.partial:
                 err.print(f"  partly written, not searchable until finished: "
-                          f"{_shown_path(doc_id)}", highlight=False, markup=False)
+                          f"{shown_path(doc_id)}", highlight=False, markup=False)
             err.print("Run the same command again to resume: chunks already written are "
                       "not embedded again.", highlight=False)
         raise typer.Exit(130) from None
@@ -264,7 +242,7 @@ def search(query: Annotated[str | None, typer.Argument(help="Text to search for.
             _source_json(r) for r in results]}, ensure_ascii=False) + "\n")
         return
     for number, item in enumerate(results, start=1):
-        out.print(_source_line(number, item), style="bold", highlight=False, markup=False)
+        out.print(source_line(number, item), style="bold", highlight=False, markup=False)
         out.print("    " + item.chunk.text.replace("\n", " ")[:300], highlight=False, markup=False)
 
 
@@ -285,7 +263,7 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
         unknown = [doc_id for doc_id in ids if not index.chunk_ids(doc_id)]
         if unknown:
             raise InvalidInput(
-                f"not in collection {index.name!r}: {', '.join(map(_shown_path, unknown))}; "
+                f"not in collection {index.name!r}: {', '.join(map(shown_path, unknown))}; "
                 "nothing was removed. Name documents by the path they were ingested from or "
                 "by the doc_id that `ragline search --json` shows")
         removed = pipeline.delete(ids)
@@ -318,6 +296,8 @@ def demo(docs: Annotated[Path | None, typer.Option(
 
 
 app.command("costs")(costs)
+app.command("serve")(serve)
+app.command("chat")(chat)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(route_app, name="route")

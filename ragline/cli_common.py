@@ -25,6 +25,7 @@ from typer.exceptions import TyperException
 from ragline.config import Settings, load_settings
 from ragline.errors import RagLineError
 from ragline.redact import redact
+from ragline.types import QueryCost, ScoredChunk
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -117,3 +118,33 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+def shown_path(source: str) -> str:
+    """``source`` relative to the working directory when it lies below it."""
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+def source_line(number: int, item: ScoredChunk) -> str:
+    """``[n] path p.3 § Heading > Sub  (score 0.812)``: where a numbered source comes from."""
+    meta = item.chunk.metadata
+    heading = " > ".join(meta.get("heading_path") or [])
+    place = f"{shown_path(str(meta.get('source', item.chunk.doc_id)))}"
+    if meta.get("page"):
+        place += f" p.{meta['page']}"
+    if heading:
+        place += f" § {heading}"
+    return f"[{number}] {place}  (score {item.score:.3f})"
+
+
+def cost_line(cost: QueryCost) -> str:
+    """``cost: $0.000123 (generate $0.00012, embed $0)`` — unknown prices say so."""
+    def usd(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:.6g}"
+
+    stages = ", ".join(f"{stage} {usd(value)}" for stage, value in cost.by_stage.items())
+    unpriced = f"; no price for {', '.join(cost.unpriced)}" if cost.unpriced else ""
+    return f"cost: {usd(cost.total_usd)} ({stages}){unpriced}"

@@ -9,6 +9,7 @@ HTTP status a server should answer with::
     ├── InvalidInput              a request ragline cannot act on, e.g. an empty question (400)
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
+    ├── SessionNotFound           asked for a chat session never saved for this tenant (404)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
     ├── IndexBusy                 another process holds the embedded index past the wait (503)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
@@ -96,6 +97,18 @@ class CollectionNotFound(RagLineError):
             f"create it with `ragline ingest PATH --collection {name}`"
         )
         self.name = name
+
+
+class SessionNotFound(RagLineError):
+    """No saved chat session has this id for this tenant (never saved, deleted, or another
+    tenant's: the message does not say which)."""
+
+    http_status = 404
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no saved chat session {session_id!r} for this tenant; start a new "
+                         "session, or list the saved ones")
+        self.session_id = session_id
 
 
 class ForeignCollection(RagLineError):

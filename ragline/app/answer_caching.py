@@ -10,17 +10,20 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ragline.cache.answers import CacheHit
+from ragline.cache.answers import AnswerCache, CacheHit, CacheLookup
 from ragline.cache.keys import canonical_json
 from ragline.config import Settings
 from ragline.cost.ledger import CallRecord, Ledger
 from ragline.cost.metered import QueryScope
-from ragline.protocols import Filters, Index
+from ragline.protocols import Filters, Index, Vectors
 from ragline.types import Answer, SearchMode, Usage
+
+if TYPE_CHECKING:
+    from ragline.app.pipeline import RAGPipeline
 
 ANSWER_SECTIONS = ("embedder", "index", "retrieval", "rerank", "context", "generation",
                    "routing")
@@ -80,3 +83,74 @@ def serve_hit(hit: CacheHit, ledger: Ledger, scope: QueryScope, started: float,
         cache=hit.how))
     return replace(hit.answer, cache=hit.label, route=f"{hit.answer.route} (cache hit)",
                    timings={**embedded, "cache": elapsed, "total": total})
+
+
+@dataclass
+class CacheProbe:
+    """What asking the cache left: its answer (``found``), the entry ``params``, the
+    question's ``vector`` when the semantic part embedded it, and the ms spent."""
+
+    found: CacheLookup
+    params: dict[str, Any]
+    started: float
+    vector: Vectors | None = None
+    embed_ms: dict[str, float] = field(default_factory=dict)
+    looked_ms: float = 0.0
+
+    def timings(self) -> dict[str, float]:
+        """The lookup's timings: ``cache``, and ``embed`` when it embedded the question."""
+        return {"cache": self.looked_ms, **self.embed_ms}
+
+
+def cache_probe(pipeline: RAGPipeline, question: str, cache: AnswerCache, *, k: int,
+                mode: SearchMode, filters: Filters | None, scope: QueryScope) -> CacheProbe:
+    """Ask ``cache`` for ``question`` as the pipeline would answer it (for ``scope``'s
+    tenant); the question is embedded only if the semantic part needs it."""
+    started = time.perf_counter()
+    params = cache_params(pipeline.settings, pipeline.index, pipeline.model.name, k=k,
+                          mode=mode, filters=filters, rerank=pipeline.reranker is not None)
+    probe = CacheProbe(CacheLookup(None), params, started)
+
+    def embed() -> Vectors:
+        clock = time.perf_counter()
+        probe.vector = pipeline.index.embedder.embed_query(question)
+        probe.embed_ms["embed"] = round((time.perf_counter() - clock) * 1000, 3)
+        return probe.vector
+
+    probe.found = cache.lookup(question, tenant=scope.tenant, params=params, vector=embed)
+    probe.looked_ms = round((time.perf_counter() - started) * 1000
+                            - sum(probe.embed_ms.values()), 3)
+    return probe
+
+
+def cached_answer(pipeline: RAGPipeline, question: str, cache: AnswerCache, *, k: int,
+                  mode: SearchMode, filters: Filters | None, scope: QueryScope) -> Answer:
+    """The answer from ``cache`` (exact, then by meaning), else computed and stored.
+
+    A hit is written to the ledger as a zero-cost call with what it saved. Concurrent
+    identical questions are answered once; the others are served that answer.
+    """
+    probe = cache_probe(pipeline, question, cache, k=k, mode=mode, filters=filters,
+                        scope=scope)
+    ledger = pipeline.meter.ledger
+    if probe.found.hit is not None:
+        return pipeline.costed(serve_hit(probe.found.hit, ledger, scope, probe.started,
+                                         probe.embed_ms), scope)
+
+    def produce() -> Answer:
+        answer = pipeline.prepare_and_generate(question, k=k, mode=mode, filters=filters,
+                                               vector=probe.vector)
+        timings = {**probe.timings(), **answer.timings,
+                   "total": round((time.perf_counter() - probe.started) * 1000, 3)}
+        answer = pipeline.costed(replace(answer, cache="miss", timings=timings), scope)
+        if cacheable(answer):
+            cache.store_answer(question, answer, tenant=scope.tenant, params=probe.params,
+                               vector=probe.vector)
+        return answer
+
+    answer, led = cache.once(question, tenant=scope.tenant, params=probe.params,
+                             produce=produce)
+    if led:
+        return answer
+    return pipeline.costed(serve_hit(shared_hit(answer, question), ledger, scope,
+                                     probe.started, probe.embed_ms), scope)

@@ -18,15 +18,15 @@ settings, use it, close it (or use it as a context manager).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
-from ragline.app.answer_caching import cache_params, cacheable, serve_hit, shared_hit
+from ragline.app.answer_caching import cache_params, cached_answer
 from ragline.app.citations import resolve_citations
 from ragline.app.notices import first_today, reranker_missing
+from ragline.app.streaming import AnswerStream, Prepared, stream_answer
 from ragline.cache.answers import AnswerCache, CacheLookup, open_answer_cache
 from ragline.config import Settings
 from ragline.cost.budgets import BudgetGuard
@@ -52,6 +52,7 @@ from ragline.types import (
     CHUNKER_KINDS,
     Answer,
     ChatRequest,
+    ChatResponse,
     QueryCost,
     RouteSignals,
     ScoredChunk,
@@ -61,7 +62,6 @@ from ragline.verify.guard import AnswerCheck, check_answer
 from ragline.verify.offline_judge import OfflineJudge, default_judge_embedder
 from ragline.verify.types import Judge
 
-NO_PASSAGES = "No indexed passage matches this question, so there is nothing to answer from."
 log = logging.getLogger("ragline")
 
 
@@ -228,7 +228,7 @@ class RAGPipeline:
 
         Each chunk says which retriever(s) found it (``ScoredChunk.retrievers``).
         """
-        question = self._checked(question, what="query")
+        question = self.checked(question, what="query")
         return self.index.search(question, self._k(k), filters,
                                  mode or self.settings.retrieval.mode, explain=True)
 
@@ -240,7 +240,7 @@ class RAGPipeline:
             raise InvalidInput(f"k must be at least 1, but got {k}")
         return k
 
-    def _checked(self, question: str, *, what: str = "question") -> str:
+    def checked(self, question: str, *, what: str = "question") -> str:
         """The question stripped and in Unicode NFC (as the index stores text);
         :class:`InvalidInput` when empty or longer than ``generation.max_question_chars``."""
         text = nfc(question).strip() if question else ""
@@ -267,15 +267,33 @@ class RAGPipeline:
         or overlong question or a ``k`` below 1. Model calls of the question share one
         deadline, ``generation.deadline_s``.
         """
-        question = self._checked(question)
+        question = self.checked(question)
         scope = QueryScope(new_query_id(), tenant or self.settings.cost.tenant, session, api_key)
         with query_scope(scope), request_deadline(self.settings.generation.deadline_s):
             if self.answer_cache is not None:
-                return self._cached_answer(question, self.answer_cache, k=self._k(k),
-                                           mode=mode or self.settings.retrieval.mode,
-                                           filters=filters, scope=scope)
-            return self._costed(self._answer(question, k=k, mode=mode, filters=filters),
-                                scope)
+                return cached_answer(self, question, self.answer_cache, k=self._k(k),
+                                     mode=mode or self.settings.retrieval.mode,
+                                     filters=filters, scope=scope)
+            return self.costed(self.prepare_and_generate(question, k=k, mode=mode, filters=filters),
+                               scope)
+
+    def stream(self, question: str, *, k: int | None = None, mode: SearchMode | None = None,
+               filters: Filters | None = None, tenant: str | None = None,
+               session: str | None = None, api_key: str | None = None) -> AnswerStream:
+        """:meth:`answer`, streamed: iterate the text deltas as the model writes them; the
+        stream's ``answer`` is the final :class:`Answer` once it is exhausted.
+
+        The deltas are the model's raw text; the final answer's text has its citation
+        markers resolved (markers pointing at nothing dropped), so a display should
+        replace the streamed text with it. A cache hit is replayed word by word; a miss
+        is stored when the stream completes. Bad input raises here, before any delta.
+        """
+        question = self.checked(question)
+        k = self._k(k)
+        scope = QueryScope(new_query_id(), tenant or self.settings.cost.tenant, session, api_key)
+        return AnswerStream(stream_answer(self, question, k=k,
+                                          mode=mode or self.settings.retrieval.mode,
+                                          filters=filters, scope=scope))
 
     def cache_lookup(self, question: str, *, k: int | None = None,
                      mode: SearchMode | None = None, filters: Filters | None = None,
@@ -288,7 +306,7 @@ class RAGPipeline:
         if self.answer_cache is None:
             raise ConfigError("the answer cache is off (cache.mode: off); set cache.mode to "
                               "exact or semantic")
-        question = self._checked(question)
+        question = self.checked(question)
         k = self._k(k)
         params = cache_params(self.settings, self.index, self.model.name, k=k,
                               mode=mode or self.settings.retrieval.mode, filters=filters,
@@ -297,66 +315,27 @@ class RAGPipeline:
             question, tenant=tenant or self.settings.cost.tenant, params=params,
             vector=lambda: self.index.embedder.embed_query(question))
 
-    def _costed(self, answer: Answer, scope: QueryScope) -> Answer:
+    def costed(self, answer: Answer, scope: QueryScope) -> Answer:
         """``answer`` with the cost of its query, read from the ledger, and its query id."""
         return replace(answer, cost=self.meter.ledger.query_cost(scope.query_id),
                        query_id=scope.query_id)
 
-    def _cached_answer(self, question: str, cache: AnswerCache, *, k: int, mode: SearchMode,
-                       filters: Filters | None, scope: QueryScope) -> Answer:
-        """The answer from ``cache`` (exact, then by meaning), else computed and stored.
+    def prepare_and_generate(self, question: str, *, k: int | None, mode: SearchMode | None,
+                             filters: Filters | None, vector: Vectors | None = None) -> Answer:
+        """The answer, uncached, with its cost still to be read from the ledger; ``vector``
+        is the question's embedding when it is known already."""
+        prepared = self.prepare(question, k=k, mode=mode, filters=filters, vector=vector)
+        if prepared.request is None:
+            return prepared.no_passages()
+        response = self.model.generate(prepared.request)
+        prepared.lap("generate")
+        return self.finish(prepared, response)
 
-        A hit is written to the ledger as a zero-cost call with what it saved. Concurrent
-        identical questions are answered once; the others are served that answer.
-        """
-        started = time.perf_counter()
-        params = cache_params(self.settings, self.index, self.model.name, k=k, mode=mode,
-                              filters=filters, rerank=self.reranker is not None)
-        vectors: list[Vectors] = []
-        embed_ms: dict[str, float] = {}
-
-        def embed() -> Vectors:
-            clock = time.perf_counter()
-            vectors.append(self.index.embedder.embed_query(question))
-            embed_ms["embed"] = round((time.perf_counter() - clock) * 1000, 3)
-            return vectors[0]
-
-        found = cache.lookup(question, tenant=scope.tenant, params=params, vector=embed)
-        if found.hit is not None:
-            return self._costed(serve_hit(found.hit, self.meter.ledger, scope, started,
-                                          embed_ms), scope)
-        looked = round((time.perf_counter() - started) * 1000 - sum(embed_ms.values()), 3)
-
-        def produce() -> Answer:
-            answer = self._answer(question, k=k, mode=mode, filters=filters,
-                                  vector=vectors[0] if vectors else None)
-            timings = {"cache": looked, **embed_ms, **answer.timings,
-                       "total": round((time.perf_counter() - started) * 1000, 3)}
-            answer = self._costed(replace(answer, cache="miss", timings=timings), scope)
-            if cacheable(answer):
-                cache.store_answer(question, answer, tenant=scope.tenant, params=params,
-                                   vector=vectors[0] if vectors else None)
-            return answer
-
-        answer, led = cache.once(question, tenant=scope.tenant, params=params, produce=produce)
-        if led:
-            return answer
-        return self._costed(serve_hit(shared_hit(answer, question), self.meter.ledger, scope,
-                                      started, embed_ms), scope)
-
-    def _answer(self, question: str, *, k: int | None, mode: SearchMode | None,
-                filters: Filters | None, vector: Vectors | None = None) -> Answer:
-        """The answer, with its cost still to be read from the ledger; ``vector`` is the
-        question's embedding when it is known already."""
-        timings: dict[str, float] = {}
-        started = clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = round((now - clock) * 1000, 3)
-            clock = now
-
+    def prepare(self, question: str, *, k: int | None, mode: SearchMode | None,
+                filters: Filters | None, vector: Vectors | None = None) -> Prepared:
+        """The first half of an answer: retrieve (with ``vector`` when known), rerank and
+        pack, and the request to generate from (None when nothing was retrieved)."""
+        prepared = Prepared()
         k = self._k(k)
         if vector is None:
             vector = self.index.embedder.embed_query(question)
@@ -365,35 +344,37 @@ class RAGPipeline:
                                  mode or self.settings.retrieval.mode, query_vector=vector,
                                  explain=True)
         signals = retrieval_signals(question, vector, self.settings.embedder.model, pool)
-        lap("retrieve")
+        prepared.lap("retrieve")
         ranked = pool
         if self.reranker is not None:
             ranked = self.reranker.rerank(question, pool, top_k=k)
-            lap("rerank")
+            prepared.lap("rerank")
         if not ranked:
-            timings["total"] = round((time.perf_counter() - started) * 1000, 3)
-            return Answer(NO_PASSAGES, (), (), "none (no passages retrieved)", QueryCost(),
-                          "off", timings)
+            return prepared
         packed = pack_context(ranked, max_tokens=self.settings.context.max_tokens,
                               count_tokens=lambda text: len(
                                   self._encoding.encode(text, disallowed_special=())))
-        texts = tuple(p.chunk.text for p in packed.passages)
-        request = self._request(question, texts, signals)
-        lap("pack")
-        response = self.model.generate(request)
-        lap("generate")
-        timings.update(response.timings)
-        text, citations = resolve_citations(response.text, packed.passages)
+        prepared.passages = packed.passages
+        prepared.request = self._request(
+            question, tuple(p.chunk.text for p in packed.passages), signals)
+        prepared.lap("pack")
+        return prepared
+
+    def finish(self, prepared: Prepared, response: ChatResponse) -> Answer:
+        """The second half: the model's ``response`` to the prepared request as an
+        :class:`Answer`, citations resolved and (with ``generation.verify``) checked."""
+        prepared.timings.update(response.timings)
+        text, citations = resolve_citations(response.text, prepared.passages)
         support = None
         if self.judge is not None:
+            texts = tuple(p.chunk.text for p in prepared.passages)
             support = (response.support if response.support is not None
                        and text == response.text.strip()
                        else check_answer(text, texts, judge=self.judge))
-            lap("verify")
-        timings["total"] = round((time.perf_counter() - started) * 1000, 3)
-        return Answer(text=text, citations=citations, sources=packed.passages,
+            prepared.lap("verify")
+        return Answer(text=text, citations=citations, sources=prepared.passages,
                       route=response.route or self.model.name, cost=QueryCost(), cache="off",
-                      timings=timings, support=support)
+                      timings=prepared.total(), support=support)
 
     def _request(self, question: str, texts: tuple[str, ...],
                  signals: RouteSignals) -> ChatRequest:

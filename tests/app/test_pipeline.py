@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ragline.app.pipeline import NO_PASSAGES, RAGPipeline
+from ragline.app.pipeline import RAGPipeline
+from ragline.app.streaming import NO_PASSAGES
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput
 from ragline.models.openai_chat import OpenAIChatModel
