@@ -1,0 +1,150 @@
+"""Errors as JSON: every failure of the API is ``{"error": {"type": ..., "message": ...}}``.
+
+A :class:`~ragline.errors.RagLineError` answers with its ``http_status``; a request the API
+cannot read (bad JSON, a missing or mistyped field) with 400; an unknown route with 404; a
+body over the size limit with 413 (:class:`BodyLimit`). Anything else is a bug: it is
+logged with its traceback and answered 500 with a message that gives nothing away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ragline.errors import RagLineError
+from ragline.redact import redact
+
+log = logging.getLogger("ragline")
+
+INTERNAL = "internal server error; the server log has the details"
+
+
+class PassageNotFound(RagLineError):
+    """No chunk of the collection has this id (404)."""
+
+    http_status = 404
+
+    def __init__(self, chunk_id: str, collection: str) -> None:
+        super().__init__(f"no passage {chunk_id!r} in collection {collection!r}; use a "
+                         "chunk_id from an answer's sources")
+        self.chunk_id = chunk_id
+
+
+class PayloadTooLarge(RagLineError):
+    """A request body or uploaded file is larger than the server accepts (413)."""
+
+    http_status = 413
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """The JSON error body of ``exc``: its class name and its (redacted) message; a bug's
+    message is not shown."""
+    if isinstance(exc, RagLineError):
+        return {"error": {"type": type(exc).__name__, "message": str(exc),
+                          "status": exc.http_status}}
+    return {"error": {"type": "InternalError", "message": INTERNAL, "status": 500}}
+
+
+def error_response(status: int, kind: str, message: str) -> JSONResponse:
+    """A JSON error response of ``status``."""
+    return JSONResponse({"error": {"type": kind, "message": redact(message), "status": status}},
+                        status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """The validation errors in one line: where, and what is wrong."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is invalid"
+
+
+async def _ragline_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RagLineError)
+    if exc.http_status >= 500:
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    return JSONResponse(error_body(exc), status_code=exc.http_status)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, "InvalidRequest", _validation_message(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kinds = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+    return error_response(exc.status_code, kinds.get(exc.status_code, "HTTPError"),
+                          str(exc.detail))
+
+
+async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body(exc), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` with a JSON error body (see the module docstring)."""
+    app.add_exception_handler(RagLineError, _ragline_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _bug)
+
+
+DRAIN_LIMIT = 64 * 1024 * 1024
+"""The most of a refused body read (and dropped) before answering 413."""
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the request body, up to :data:`DRAIN_LIMIT` bytes."""
+    read = 0
+    while read <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose ``Content-Length`` passes its path's limit is
+    answered 413 (JSON) before its body is read. ``limit_of(path)`` gives the limit in bytes.
+
+    The refused body is read and dropped first, up to :data:`DRAIN_LIMIT` bytes, so the
+    client gets the answer rather than a reset connection. A body sent without
+    ``Content-Length`` (chunked) is not measured here; the upload endpoint checks the
+    file it received as well.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit_of: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_of = limit_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an oversized request, or pass it on unchanged."""
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or ()).get(b"content-length")
+            limit = self.limit_of(scope.get("path", ""))
+            if length is not None and length.isdigit() and int(length) > limit:
+                await _drain(receive)
+                body = json.dumps({"error": {
+                    "type": "PayloadTooLarge", "status": 413,
+                    "message": f"the request body is {int(length):,} bytes; this endpoint "
+                               f"accepts at most {limit:,}"}}).encode()
+                await send({"type": "http.response.start", "status": 413, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
