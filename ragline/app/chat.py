@@ -188,7 +188,7 @@ class ChatSession:
             yield from inner
             assert inner.answer is not None  # set when the stream is exhausted
             self._remember(text, inner.answer, api_key)
-            yield inner.answer
+        yield inner.answer  # after the lock is released: the next turn may start
 
     def _remember(self, text: str, answer: Answer, api_key: str | None) -> None:
         """Record the turn, fold what left the window into the summary, and save."""

@@ -8,6 +8,7 @@ that :class:`AnswerStream` keeps.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from ragline.app.answer_caching import cache_probe, cacheable, serve_hit
 from ragline.cache.chat import replay_chunks
 from ragline.cost.metered import QueryScope, query_scope
 from ragline.models.retry import request_deadline
+from ragline.models.streaming import DeltaStream
 from ragline.protocols import Filters
 from ragline.types import Answer, ChatRequest, QueryCost, ScoredChunk, SearchMode
 
@@ -53,28 +55,21 @@ class Prepared:
         return Answer(NO_PASSAGES, (), (), NO_PASSAGES_ROUTE, QueryCost(), "off", self.total())
 
 
-class AnswerStream(Iterator[str]):
-    """Iterate the text deltas of an answer; ``answer`` is set when the stream ends."""
+class AnswerStream(DeltaStream[Answer]):
+    """Iterate the text deltas of an answer; ``answer`` is set when the stream ends.
+    ``close()`` stops early: the model's stream is closed and nothing is cached.
+
+    The source runs in a copy of the context the stream was made in, so the query scope
+    it sets for its model calls never leaks into the caller's code.
+    """
 
     def __init__(self, source: Iterator[str | Answer]) -> None:
-        self._source = source
-        self.answer: Answer | None = None
+        super().__init__(source, context=contextvars.copy_context())
 
-    def __iter__(self) -> AnswerStream:
-        return self
-
-    def __next__(self) -> str:
-        item = next(self._source)
-        if isinstance(item, Answer):
-            self.answer = item
-            raise StopIteration
-        return item
-
-    def close(self) -> None:
-        """Stop early: the model's stream is closed and nothing is cached."""
-        close = getattr(self._source, "close", None)
-        if close is not None:
-            close()
+    @property
+    def answer(self) -> Answer | None:
+        """The final :class:`Answer`, once the stream is exhausted."""
+        return self.final
 
 
 def stream_answer(pipeline: RAGPipeline, question: str, *, k: int, mode: SearchMode,
@@ -83,37 +78,45 @@ def stream_answer(pipeline: RAGPipeline, question: str, *, k: int, mode: SearchM
 
     With the answer cache on, a hit is replayed word by word and written to the ledger as
     :func:`~ragline.app.answer_caching.serve_hit` does; a miss is streamed from the model
-    and stored once complete (a stream closed early stores nothing).
+    and stored once complete (a stream closed early stores nothing). The answer is
+    yielded after the query's scope is left, so nothing stays set once it is read.
     """
+    final: list[Answer] = []
     with query_scope(scope), request_deadline(pipeline.settings.generation.deadline_s):
-        cache = pipeline.answer_cache
-        probe = None
-        vector = None
-        if cache is not None:
-            probe = cache_probe(pipeline, question, cache, k=k, mode=mode, filters=filters,
-                                scope=scope)
-            if probe.found.hit is not None:
-                answer = pipeline.costed(serve_hit(probe.found.hit, pipeline.meter.ledger,
-                                                   scope, probe.started, probe.embed_ms), scope)
-                yield from replay_chunks(answer.text)
-                yield answer
-                return
-            vector = probe.vector
-        prepared = pipeline.prepare(question, k=k, mode=mode, filters=filters, vector=vector)
-        if prepared.request is None:
-            answer = prepared.no_passages()
-            yield answer.text
-        else:
-            chat = pipeline.model.stream(prepared.request)
-            yield from chat
-            assert chat.response is not None  # set when the stream is exhausted
-            prepared.lap("generate")
-            answer = pipeline.finish(prepared, chat.response)
-        answer = pipeline.costed(answer, scope)
-        if cache is not None and probe is not None:
-            answer = replace(answer, cache="miss",
-                             timings={**probe.timings(), **answer.timings})
-            if cacheable(answer):
-                cache.store_answer(question, answer, tenant=scope.tenant, params=probe.params,
-                                   vector=vector)
-        yield answer
+        yield from _deltas(pipeline, question, k=k, mode=mode, filters=filters, scope=scope,
+                           final=final)
+    yield final[0]
+
+
+def _deltas(pipeline: RAGPipeline, question: str, *, k: int, mode: SearchMode,
+            filters: Filters | None, scope: QueryScope, final: list[Answer]) -> Iterator[str]:
+    """The text of :func:`stream_answer`; the finished answer is appended to ``final``."""
+    cache = pipeline.answer_cache
+    probe = None
+    if cache is not None:
+        probe = cache_probe(pipeline, question, cache, k=k, mode=mode, filters=filters,
+                            scope=scope)
+        if probe.found.hit is not None:
+            answer = pipeline.costed(serve_hit(probe.found.hit, pipeline.meter.ledger, scope,
+                                               probe.started, probe.embed_ms), scope)
+            yield from replay_chunks(answer.text)
+            final.append(answer)
+            return
+    prepared = pipeline.prepare(question, k=k, mode=mode, filters=filters,
+                                vector=probe.vector if probe is not None else None)
+    if prepared.request is None:
+        answer = prepared.no_passages()
+        yield answer.text
+    else:
+        chat = pipeline.model.stream(prepared.request)
+        yield from chat
+        assert chat.response is not None  # set when the stream is exhausted
+        prepared.lap("generate")
+        answer = pipeline.finish(prepared, chat.response)
+    answer = pipeline.costed(answer, scope)
+    if cache is not None and probe is not None:
+        answer = replace(answer, cache="miss", timings={**probe.timings(), **answer.timings})
+        if cacheable(answer):
+            cache.store_answer(question, answer, tenant=scope.tenant, params=probe.params,
+                               vector=probe.vector)
+    final.append(answer)

@@ -9,35 +9,59 @@ token counts (and therefore cost) never vanish when a caller streams.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import contextvars
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Generic, Self, TypeVar
 
 from ragline.types import ChatResponse
 
 Delta = str | ChatResponse
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-class ChatStream(Iterator[str]):
-    """Iterate the text deltas of a reply; ``response`` is set when the stream ends."""
+class DeltaStream(Iterator[str], Generic[T]):
+    """Iterate the text deltas of a source that ends with one non-text item, which is kept
+    as ``final`` (None until the stream is exhausted).
 
-    def __init__(self, source: Iterator[Delta]) -> None:
+    With a ``context``, every step of the source runs in it (``Context.run``): context
+    variables the source sets (a query scope, a deadline) stay in that context and never
+    reach the caller's code between deltas.
+    """
+
+    def __init__(self, source: Iterator[str | T], *,
+                 context: contextvars.Context | None = None) -> None:
         self._source = source
-        self.response: ChatResponse | None = None
+        self._context = context
+        self.final: T | None = None
 
-    def __iter__(self) -> ChatStream:
+    def __iter__(self) -> Self:
         return self
 
+    def _run(self, step: Callable[[], R]) -> R:
+        return self._context.run(step) if self._context is not None else step()
+
     def __next__(self) -> str:
-        item = next(self._source)
-        if isinstance(item, ChatResponse):
-            self.response = item
+        item = self._run(lambda: next(self._source))
+        if not isinstance(item, str):
+            self.final = item
             raise StopIteration
         return item
 
     def close(self) -> None:
-        """Stop early: closes the underlying generator (and its HTTP response)."""
+        """Stop early: closes the underlying generator (and what it holds open)."""
         close = getattr(self._source, "close", None)
         if close is not None:
-            close()
+            self._run(close)
+
+
+class ChatStream(DeltaStream[ChatResponse]):
+    """Iterate the text deltas of a reply; ``response`` is set when the stream ends."""
+
+    @property
+    def response(self) -> ChatResponse | None:
+        """The whole reply with its usage, once the stream is exhausted."""
+        return self.final
 
 
 class AsyncChatStream(AsyncIterator[str]):

@@ -250,9 +250,10 @@ def test_a_streamed_turn_is_condensed_and_recorded_once_complete(
         assert len(chat.messages) == 2  # nothing recorded for the abandoned turn
         stream = chat.stream("Which licence is it under?")
         deltas = list(stream)
+        chat.ask("What is Qdrant?")  # the exhausted stream (still referenced) holds nothing
         restored = ChatSession.open(pipeline, store, session_id=chat.id)
     assert "".join(deltas) == "An answer [1]." and stream.answer is not None
     assert stream.answer.sources[0].chunk.text.endswith(LICENCE)
-    assert upstream.answered()[-1].endswith("Question: Which licence is Qdrant under?")
-    assert [m.content for m in restored.messages][-2:] == [
+    assert upstream.answered()[-2].endswith("Question: Which licence is Qdrant under?")
+    assert [m.content for m in restored.messages][2:4] == [
         "Which licence is it under?", stream.answer.text]

@@ -12,6 +12,7 @@ import pytest
 from ragline.app.pipeline import RAGPipeline
 from ragline.app.streaming import NO_PASSAGES
 from ragline.config import Settings
+from ragline.cost.metered import current_scope
 from ragline.errors import InvalidInput
 from ragline.testing import scripted_openai_model
 
@@ -52,6 +53,7 @@ def test_deltas_then_the_answer_with_resolved_citations_and_cost(
     assert [c.marker for c in answer.citations] == [1]  # [7] points at nothing: dropped
     assert answer.cost.total_usd == pytest.approx(75e-6) and answer.query_id
     assert answer.cache == "off" and {"retrieve", "generate", "total"} <= answer.timings.keys()
+    assert current_scope() is None  # the query's scope never leaks into the caller
 
 
 def test_a_cached_answer_is_replayed_and_only_a_completed_stream_is_stored(
