@@ -18,8 +18,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -33,8 +31,10 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from ragline.config_base import Section
 from ragline.config_cache import CacheSettings
 from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
+from ragline.config_routing import RoutingSettings
 from ragline.errors import ConfigError, RagLineError
 from ragline.redact import redact, register_secret
 from ragline.types import ChunkerKind, SearchMode
@@ -47,11 +47,9 @@ _SOURCE_DEFAULTS = Path(__file__).parent.parent / "configs" / "default.yaml"
 _RAGLINE_PAYLOAD_KEYS = ("chunk_id", "doc_id", "position", "bm25_len")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EmbedderSettings(_Section):
+class EmbedderSettings(Section):
     """Which sentence-transformers model embeds chunks and queries."""
 
     model: str
@@ -59,7 +57,7 @@ class EmbedderSettings(_Section):
     device: str
 
 
-class ChunkerSettings(_Section):
+class ChunkerSettings(Section):
     """Which chunker splits documents, and its sizes in tokens of ``encoding``."""
 
     kind: ChunkerKind
@@ -71,7 +69,7 @@ class ChunkerSettings(_Section):
     breakpoint_threshold: float | None
 
 
-class IngestSettings(_Section):
+class IngestSettings(Section):
     """How ingest parallelises (file-loading processes, embed/write batches) and the
     largest file it reads (``max_file_mb``; larger files are skipped with a reason)."""
 
@@ -81,7 +79,7 @@ class IngestSettings(_Section):
     max_file_mb: float = Field(gt=0)
 
 
-class Bm25Settings(_Section):
+class Bm25Settings(Section):
     """BM25 parameters of the sparse vectors stored beside the dense ones."""
 
     language: str
@@ -90,7 +88,7 @@ class Bm25Settings(_Section):
     avg_len_tolerance: float = Field(gt=0, lt=1)
 
 
-class FeedbackSettings(_Section):
+class FeedbackSettings(Section):
     """Pseudo-relevance feedback of hybrid search (``docs`` 0 turns it off).
 
     A first fused query finds the ``docs`` best chunks; the query vector plus
@@ -101,7 +99,7 @@ class FeedbackSettings(_Section):
     weight: float = Field(gt=0)
 
 
-class IndexSettings(_Section):
+class IndexSettings(Section):
     """Where the Qdrant index lives, how hybrid queries are fused, and how points are laid out.
 
     ``dense_vector`` ``""`` is Qdrant's unnamed vector; ``sparse_vector`` None means
@@ -157,27 +155,27 @@ class IndexSettings(_Section):
         return self
 
 
-class RetrievalSettings(_Section):
+class RetrievalSettings(Section):
     """How many chunks to retrieve and with which search mode."""
 
     k: int = Field(gt=0)
     mode: SearchMode
 
 
-class RerankSettings(_Section):
+class RerankSettings(Section):
     """The cross-encoder that reorders retrieved chunks, when one is available offline."""
 
     model: str | None
     candidates: int = Field(gt=0)
 
 
-class ContextSettings(_Section):
+class ContextSettings(Section):
     """Token budget of the packed, numbered context."""
 
     max_tokens: int = Field(gt=0)
 
 
-class GenerationSettings(_Section):
+class GenerationSettings(Section):
     """The answering model, its fallback and the support check between them."""
 
     provider: Literal["local", "extractive", "openai", "anthropic", "openai_compatible",
@@ -198,92 +196,7 @@ class GenerationSettings(_Section):
     verify: Literal["offline", "none"]
 
 
-class RouteTier(_Section):
-    """One model a router or cascade may send a request to: a name and ``provider:model``
-    (or ``extractive``), with its context window in tokens when known."""
-
-    name: str = Field(min_length=1)
-    model: str = Field(min_length=1)
-    context_window: int | None = Field(default=None, gt=0)
-
-    @field_validator("model")
-    @classmethod
-    def _provider_and_model(cls, model: str) -> str:
-        if model != "extractive" and not all(model.partition(":")[::2]):
-            raise ValueError("must be 'extractive' or 'provider:model'")
-        return model
-
-
-class RouteRule(_Section):
-    """A rule of the rules router: when every condition given holds, ``tier`` answers.
-
-    Conditions: the question's word count (``min_words``, ``max_words``), a regular
-    expression it matches (``pattern``, case-insensitive), and the retrieval signals
-    of a RAG request (``max_top_score``: the best fused score is at most this;
-    ``max_agreement``: at most this share of the chunks was found by both retrievers).
-    """
-
-    tier: str = Field(min_length=1)
-    min_words: int | None = Field(default=None, ge=0)
-    max_words: int | None = Field(default=None, ge=0)
-    pattern: str | None = None
-    max_top_score: float | None = None
-    max_agreement: float | None = Field(default=None, ge=0, le=1)
-
-
-class BreakerSettings(_Section):
-    """Per-provider circuit breaker: open after ``failures`` failed calls within
-    ``window_s`` seconds, refuse calls for ``cooldown_s``, then let one probe through."""
-
-    failures: int = Field(ge=1)
-    window_s: float = Field(gt=0)
-    cooldown_s: float = Field(gt=0)
-
-
-class RoutingSettings(_Section):
-    """How ``generation.provider: routed`` picks a model, and the resilience of every call.
-
-    ``strategy: route`` asks the router for one tier per request; ``cascade`` answers
-    on ``cascade_tiers`` in order, escalating while the answer's score (``cascade_scorer``)
-    is below ``cascade_threshold``. ``fallback`` tiers answer, in order, when the chosen
-    model fails (timeout, 429, 5xx, context too long). ``breaker`` guards each provider;
-    ``hedge_after_s`` sends the request to the first fallback tier too when the
-    answer is that late.
-    """
-
-    strategy: Literal["route", "cascade"]
-    tiers: tuple[RouteTier, ...] = Field(min_length=1)
-    router: Literal["rules", "trained"]
-    router_file: Path | None
-    weak_tier: str | None
-    strong_tier: str | None
-    rules: tuple[RouteRule, ...]
-    default_tier: str | None
-    cascade_tiers: tuple[str, ...]
-    cascade_scorer: Literal["answer_check", "self_consistency", "arithmetic"]
-    cascade_threshold: float = Field(ge=0, le=1)
-    fallback: tuple[str, ...]
-    breaker: BreakerSettings | None
-    hedge_after_s: float | None = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _known_tiers(self) -> RoutingSettings:
-        names = [t.name for t in self.tiers]
-        if len(set(names)) != len(names):
-            raise ValueError("tier names must be unique")
-        used = [*(r.tier for r in self.rules), *self.cascade_tiers, *self.fallback,
-                *(t for t in (self.default_tier, self.weak_tier, self.strong_tier) if t)]
-        unknown = sorted(set(used) - set(names))
-        if unknown:
-            raise ValueError(f"unknown tier(s) {unknown}; the tiers are {names}")
-        return self
-
-    def model_of(self, tier: str) -> str:
-        """The ``provider:model`` (or ``extractive``) of the tier named ``tier``."""
-        return next(t.model for t in self.tiers if t.name == tier)
-
-
-class CostSettings(_Section):
+class CostSettings(Section):
     """Where model calls are recorded and how they are priced."""
 
     ledger_url: str | None = Field(min_length=1)
@@ -292,7 +205,7 @@ class CostSettings(_Section):
     tenant: str = Field(min_length=1)
 
 
-class BudgetLimit(_Section):
+class BudgetLimit(Section):
     """One spending limit: dollars and/or tokens per day or month for a tenant or API key.
 
     ``usd`` is exact (:class:`~decimal.Decimal`): budgets compare it with the ledger's
@@ -314,7 +227,7 @@ class BudgetLimit(_Section):
         return self
 
 
-class BudgetSettings(_Section):
+class BudgetSettings(Section):
     """Spending limits and what happens when one is reached."""
 
     on_exceed: Literal["reject", "downgrade"]

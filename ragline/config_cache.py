@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from ragline.config_base import Section
 
 CacheMode = Literal["off", "exact", "semantic"]
 CacheBackend = Literal["sqlite", "redis"]
 
 
-class SemanticCacheSettings(BaseModel):
+class SemanticCacheSettings(Section):
     """When a paraphrase may be answered from the cache.
 
     ``max_error_rate`` is the share of semantic hits allowed to be wrong; the threshold
@@ -25,22 +27,18 @@ class SemanticCacheSettings(BaseModel):
     lookup reads.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     max_error_rate: float = Field(gt=0, lt=1)
     threshold: float | None = Field(ge=0, le=1)
     candidates: int = Field(ge=1, le=100)
 
 
-class CacheSettings(BaseModel):
+class CacheSettings(Section):
     """The answer cache (``mode``: off, exact, or exact then semantic), where it keeps its
     entries (``backend``: SQLite under ``home``, or Redis at ``redis_url``, every key starting
     with ``redis_prefix``), how long
     (``ttl_s``, None: until evicted or invalidated) and how many per tenant
     (``max_entries``), and whether prompts sent to Anthropic and OpenAI carry their
     prompt-caching hints (``provider_prompt``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: CacheMode
     backend: CacheBackend

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ragline.config import GenerationSettings, RoutingSettings, Settings
+from ragline.config import GenerationSettings, Settings
+from ragline.config_routing import RoutingSettings
 from ragline.cost.budgets import BudgetGuard
 from ragline.cost.metered import CostMeter
 from ragline.errors import ConfigError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ragline.config import RouteRule
+from ragline.config_routing import RouteRule
 from ragline.errors import ConfigError
 from ragline.routing.types import RouteDecision, routed_text
 from ragline.types import ChatRequest, RouteSignals

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from ragline.app.pipeline import RAGPipeline
-from ragline.config import RouteRule, Settings
+from ragline.config import Settings
+from ragline.config_routing import RouteRule
 from ragline.cost.ledger import calls
 from ragline.cost.metered import CostMeter, QueryScope, query_scope
 from ragline.cost.report import routing_saving
