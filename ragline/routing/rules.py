@@ -1,6 +1,6 @@
 """The rules router: the first rule whose conditions all hold names the tier.
 
-Rules come from ``routing.rules`` (:class:`~ragline.config.RouteRule`): word
+Rules come from ``routing.rules`` (:class:`~ragline.config_routing.RouteRule`): word
 counts of the question, a regular expression, and for RAG requests the
 retrieval signals (a weak best score or little agreement between the dense and
 BM25 retrievers suggests a harder question). No rule matching means
