@@ -9,6 +9,7 @@ first on ``sys.path``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import platform
@@ -17,9 +18,47 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 QUERY_BUDGET_S = 30.0  # a slow side is timed on a prefix of the queries that fits this budget
 MIN_QUERIES = 20  # ... but on at least this many
+
+
+def cache_dir() -> Path:
+    """Where benchmarks keep what is slow to recompute (embeddings, peers' venvs):
+    ``$RAGLINE_BENCH_CACHE``, or ``~/.cache/ragline-bench``."""
+    env = os.environ.get("RAGLINE_BENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ragline-bench"
+
+
+def embed_cached(embedder: Any, texts: Sequence[str], *, file: str, what: str = "texts",
+                 batch: int = 512) -> Any:
+    """Embeddings of ``texts`` (float32 rows), from ``cache_dir()/file`` where present,
+    keyed by the SHA-256 of each text; the others are embedded ``batch`` at a time and
+    saved after each batch, so an interrupted run keeps what it embedded."""
+    import numpy as np
+
+    path = cache_dir() / file
+    known: dict[str, Any] = {}
+    if path.exists():
+        with np.load(path) as saved:
+            known = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
+    keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    if missing:
+        print(f"... embedding {len(missing)} {what} (cached afterwards)", flush=True)
+        started = time.perf_counter()
+        for start in range(0, len(missing), batch):
+            part = missing[start:start + batch]
+            known.update(zip([k for k, _ in part],
+                             embedder.embed_documents([t for _, t in part]), strict=True))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
+            tmp.replace(path)
+            print(f"    {start + len(part)}/{len(missing)} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def data_root() -> Path:

@@ -52,7 +52,6 @@ SHA-256 of each text. The last line sums up the headline figures.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -67,7 +66,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from _common import data_root, load_average, print_table
+from _common import cache_dir, data_root, embed_cached, load_average, print_table
 from _gptcache_venv import PINS, Unavailable, gptcache_latency, gptcache_python, gptcache_ranks
 from cache_latency import run_latency
 
@@ -89,12 +88,6 @@ Side = tuple[str, Labelled, Labelled]  # name, calibration half, test half
 COSINE, VERIFIED, GPTCACHE = "MiniLM cosine", "cosine + verification", "GPTCache"
 GPTCACHE_RANGE = 4.0  # SearchDistanceEvaluation().range() is (0, 4): rank >= 4 * threshold
 BOUNDS: tuple[Bound, ...] = ("wilson", "clopper-pearson")
-
-
-def cache_dir() -> Path:
-    """Where question embeddings are cached."""
-    env = os.environ.get("RAGLINE_BENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ragline-bench"
 
 
 def load_qqp(root: Path) -> list[Pair] | None:
@@ -119,33 +112,11 @@ def load_paraphrases(root: Path) -> list[tuple[str, str]]:
             for r in json.loads(path.read_text(encoding="utf-8"))]
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def embed_cached(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> np.ndarray:
-    """Embeddings of ``texts``, from the on-disk cache where present (saved as they come)."""
-    path = cache_dir() / f"cache-embeddings-{BUNDLED_MINILM}.npz"
-    known: dict[str, np.ndarray] = {}
-    if path.exists():
-        with np.load(path) as saved:
-            known = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
-    keys = [_key(t) for t in texts]
-    missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
-    if missing:
-        print(f"... embedding {len(missing)} questions (cached afterwards)", flush=True)
-        started = time.perf_counter()
-        for start in range(0, len(missing), 2048):
-            part = missing[start:start + 2048]
-            known.update(zip([k for k, _ in part],
-                             embedder.embed_documents([t for _, t in part]), strict=True))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
-            tmp.replace(path)
-            print(f"    {start + len(part)}/{len(missing)} "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
-    return np.stack([known[k] for k in keys]).astype(np.float32)
+def question_vectors(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> np.ndarray:
+    """MiniLM embeddings of ``texts``, cached on disk (:func:`_common.embed_cached`)."""
+    vectors: np.ndarray = embed_cached(embedder, texts, what="questions", batch=2048,
+                                       file=f"cache-embeddings-{BUNDLED_MINILM}.npz")
+    return vectors
 
 
 def split(pairs: list[Pair], size: int, seed: int) -> tuple[list[Pair], list[Pair]]:
@@ -158,7 +129,7 @@ def split(pairs: list[Pair], size: int, seed: int) -> tuple[list[Pair], list[Pai
 def cosines(embedder: SentenceTransformerEmbedder,
             pairs: Sequence[tuple[str, str]]) -> np.ndarray:
     """The cosine of each pair's two texts (normalised embeddings)."""
-    vectors = embed_cached(embedder, [t for pair in pairs for t in pair])
+    vectors = question_vectors(embedder, [t for pair in pairs for t in pair])
     sims: np.ndarray = np.einsum("ij,ij->i", vectors[0::2], vectors[1::2]).astype(np.float64)
     return sims
 
@@ -223,7 +194,7 @@ def gptcache_scores(embedder: SentenceTransformerEmbedder,
                     ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """GPTCache's rank of every pair in each group (one helper run); raises Unavailable."""
     python = gptcache_python(cache_dir())
-    vectors = np.concatenate([embed_cached(embedder, [t for pair in g for t in pair])
+    vectors = np.concatenate([question_vectors(embedder, [t for pair in g for t in pair])
                               for g in groups])
     ranks, info = gptcache_ranks(python, vectors[0::2], vectors[1::2])
     if info.get("range") != [0.0, GPTCACHE_RANGE]:

@@ -48,7 +48,6 @@ embedder keyed by the SHA-256 of each text. The last line sums up the headline f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import statistics
@@ -65,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 from _common import data_root, load_average, print_table
+from _common import embed_cached as cached_embeddings
 
 from ragline.models.embedder import BUNDLED_MINILM, SentenceTransformerEmbedder
 from ragline.models.tokens import count_tokens
@@ -92,12 +92,6 @@ MAX_TOKENS = 256  # MiniLM tokens of each prompt the routers read (see --max-tok
 Vectors = Any
 
 
-def cache_dir() -> Path:
-    """Where prompt embeddings are cached."""
-    env = os.environ.get("RAGLINE_BENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ragline-bench"
-
-
 # ---------------------------------------------------------------- data
 
 
@@ -115,43 +109,12 @@ def load_sets(root: Path) -> tuple[Outcomes, Outcomes] | None:
     return mmlu, gsm
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _cache_path(name: str) -> Path:
-    return cache_dir() / f"routing-embeddings-{name.replace('/', '_').replace(':', '-')}.npz"
-
-
-def _save_cache(path: Path, known: dict[str, Vectors]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
-    tmp.replace(path)
-
-
 def embed_cached(embedder: SentenceTransformerEmbedder, name: str,
                  texts: Sequence[str]) -> Vectors:
-    """Embeddings of ``texts``, from the on-disk cache where present; new ones are embedded
-    and saved as they come (an interrupted run keeps what it embedded)."""
-    path = _cache_path(name)
-    known: dict[str, Vectors] = {}
-    if path.exists():
-        with np.load(path) as saved:
-            known = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
-    keys = [_text_key(t) for t in texts]
-    missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
-    if missing:
-        print(f"... embedding {len(missing)} prompts with {name} (cached afterwards)", flush=True)
-        started = time.perf_counter()
-        for start in range(0, len(missing), 512):
-            part = missing[start:start + 512]
-            vectors = embedder.embed_documents([t for _, t in part])
-            known.update(zip([k for k, _ in part], vectors, strict=True))
-            _save_cache(path, known)
-            print(f"    {start + len(part)}/{len(missing)} "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
-    return np.stack([known[k] for k in keys]).astype(np.float32)
+    """Embeddings of ``texts`` by the embedder called ``name``, cached on disk
+    (:func:`_common.embed_cached`, one file per embedder)."""
+    file = f"routing-embeddings-{name.replace('/', '_').replace(':', '-')}.npz"
+    return cached_embeddings(embedder, texts, file=file, what=f"prompts with {name}")
 
 
 def routing_embedder(max_tokens: int, *, int8: bool = False
