@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from ragline.app.chat_store import SessionRecord, SessionStore, now, title_of
 from ragline.app.pipeline import RAGPipeline
-from ragline.app.query import condense_question
+from ragline.app.query import condense_question, transcript
 from ragline.app.streaming import AnswerStream
 from ragline.cost.metered import QueryScope, new_query_id, query_scope, route_reason
 from ragline.errors import InvalidInput, ProviderError
@@ -57,10 +57,6 @@ SUMMARISE_PROMPT = (
     "was told, drop greetings and repetition. Write plain sentences, at most 120 words. "
     "Reply with the summary only."
 )
-
-
-def _transcript(messages: Sequence[Message]) -> str:
-    return "\n".join(f"{m.role.capitalize()}: {m.content.strip()}" for m in messages)
 
 
 def _uses_llm(model: ChatModel) -> bool:
@@ -250,7 +246,7 @@ class ChatSession:
             request = ChatRequest(
                 messages=(Message("system", SUMMARISE_PROMPT),
                           Message("user", f"Summary so far:\n{summary or '(none)'}\n\n"
-                                          f"Turns that follow:\n{_transcript(messages)}\n\n"
+                                          f"Turns that follow:\n{transcript(messages)}\n\n"
                                           "Updated summary:")),
                 max_tokens=256, temperature=0.0)
             try:

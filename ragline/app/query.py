@@ -156,7 +156,8 @@ class MultiQuerySearch:
         return fuse_rankings(rankings, k=k, rrf_k=self.rrf_k)
 
 
-def _transcript(history: Sequence[Message]) -> str:
+def transcript(history: Sequence[Message]) -> str:
+    """``history`` as ``User: ...`` / ``Assistant: ...`` lines, one per message."""
     return "\n".join(f"{_ROLE_NAMES.get(m.role, m.role)}: {m.content.strip()}"
                      for m in history)
 
@@ -179,7 +180,7 @@ def condense_question(model: ChatModel, history: Sequence[Message], question: st
         return question
     request = ChatRequest(
         messages=(Message("system", CONDENSE_PROMPT),
-                  Message("user", f"Conversation:\n{_transcript(turns)}\n\n"
+                  Message("user", f"Conversation:\n{transcript(turns)}\n\n"
                                   f"Follow-up question: {question}\n\n"
                                   "Standalone question:")),
         max_tokens=128, temperature=0.0)
