@@ -103,9 +103,9 @@ class CacheProbe:
 
 
 def cache_probe(pipeline: RAGPipeline, question: str, cache: AnswerCache, *, k: int,
-                mode: SearchMode, filters: Filters | None, scope: QueryScope) -> CacheProbe:
-    """Ask ``cache`` for ``question`` as the pipeline would answer it (for ``scope``'s
-    tenant); the question is embedded only if the semantic part needs it."""
+                mode: SearchMode, filters: Filters | None, tenant: str) -> CacheProbe:
+    """Ask ``cache`` for ``question`` as the pipeline would answer it for ``tenant``; the
+    question is embedded only if the semantic part needs it."""
     started = time.perf_counter()
     params = cache_params(pipeline.settings, pipeline.index, pipeline.model.name, k=k,
                           mode=mode, filters=filters, rerank=pipeline.reranker is not None)
@@ -117,7 +117,7 @@ def cache_probe(pipeline: RAGPipeline, question: str, cache: AnswerCache, *, k: 
         probe.embed_ms["embed"] = round((time.perf_counter() - clock) * 1000, 3)
         return probe.vector
 
-    probe.found = cache.lookup(question, tenant=scope.tenant, params=params, vector=embed)
+    probe.found = cache.lookup(question, tenant=tenant, params=params, vector=embed)
     probe.looked_ms = round((time.perf_counter() - started) * 1000
                             - sum(probe.embed_ms.values()), 3)
     return probe
@@ -131,7 +131,7 @@ def cached_answer(pipeline: RAGPipeline, question: str, cache: AnswerCache, *, k
     identical questions are answered once; the others are served that answer.
     """
     probe = cache_probe(pipeline, question, cache, k=k, mode=mode, filters=filters,
-                        scope=scope)
+                        tenant=scope.tenant)
     ledger = pipeline.meter.ledger
     if probe.found.hit is not None:
         return pipeline.costed(serve_hit(probe.found.hit, ledger, scope, probe.started,

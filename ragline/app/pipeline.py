@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
-from ragline.app.answer_caching import cache_params, cached_answer
+from ragline.app.answer_caching import cache_probe, cached_answer
 from ragline.app.citations import resolve_citations
 from ragline.app.notices import first_today, reranker_missing
 from ragline.app.streaming import AnswerStream, Prepared, stream_answer
@@ -307,13 +307,9 @@ class RAGPipeline:
             raise ConfigError("the answer cache is off (cache.mode: off); set cache.mode to "
                               "exact or semantic")
         question = self.checked(question)
-        k = self._k(k)
-        params = cache_params(self.settings, self.index, self.model.name, k=k,
-                              mode=mode or self.settings.retrieval.mode, filters=filters,
-                              rerank=self.reranker is not None)
-        return self.answer_cache.lookup(
-            question, tenant=tenant or self.settings.cost.tenant, params=params,
-            vector=lambda: self.index.embedder.embed_query(question))
+        return cache_probe(self, question, self.answer_cache, k=self._k(k),
+                           mode=mode or self.settings.retrieval.mode, filters=filters,
+                           tenant=tenant or self.settings.cost.tenant).found
 
     def costed(self, answer: Answer, scope: QueryScope) -> Answer:
         """``answer`` with the cost of its query, read from the ledger, and its query id."""

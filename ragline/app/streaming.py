@@ -95,7 +95,7 @@ def _deltas(pipeline: RAGPipeline, question: str, *, k: int, mode: SearchMode,
     probe = None
     if cache is not None:
         probe = cache_probe(pipeline, question, cache, k=k, mode=mode, filters=filters,
-                            scope=scope)
+                            tenant=scope.tenant)
         if probe.found.hit is not None:
             answer = pipeline.costed(serve_hit(probe.found.hit, pipeline.meter.ledger, scope,
                                                probe.started, probe.embed_ms), scope)

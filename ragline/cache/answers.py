@@ -183,11 +183,8 @@ class AnswerCache:
         """Remove ``tenant``'s entries (every tenant's when None) from both parts; how many
         exact entries went."""
         removed = self.store.clear(tenant)
-        semantic = self.semantic
-        if semantic is not None and semantic.transport.exists():
-            ids = [pid for pid, _ in semantic.transport.scroll(
-                None if tenant is None else {"tenant": tenant}, [])]
-            semantic.transport.delete(ids)
+        if self.semantic is not None:
+            self.semantic.clear(tenant)
         return removed
 
     def stats(self, tenant: str | None = None) -> tuple[CacheStats, int]:

@@ -308,6 +308,15 @@ class SemanticCache:
                 return verdict.reason or "rejected by a check"
         return None
 
+    def clear(self, tenant: str | None = None) -> int:
+        """Delete every entry of ``tenant`` (of every tenant when None); returns how many."""
+        if not self.transport.exists():
+            return 0
+        ids = [pid for pid, _ in self.transport.scroll(
+            None if tenant is None else {"tenant": tenant}, [])]
+        self.transport.delete(ids)
+        return len(ids)
+
     def invalidate_docs(self, doc_ids: Iterable[str]) -> int:
         """Delete every entry answered from one of ``doc_ids``; returns how many."""
         wanted = sorted(set(doc_ids))

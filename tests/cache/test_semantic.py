@@ -252,3 +252,11 @@ def test_a_scope_collision_never_serves_another_tenant(cache: SemanticCache,
     found = lookup(cache, QUESTION, tenant="globex")
     assert not found.hit and found.rejected == []
     assert lookup(cache, QUESTION).hit
+
+
+def test_clear_removes_one_tenants_entries_or_all(cache: SemanticCache) -> None:
+    add(cache)
+    add(cache, tenant="globex")
+    assert cache.clear("globex") == 1 and cache.count() == 1
+    assert lookup(cache, PARAPHRASE).hit and not lookup(cache, PARAPHRASE, tenant="globex").hit
+    assert cache.clear() == 1 and cache.count() == 0
