@@ -29,11 +29,13 @@ demo: setup
 	$(VENV)/bin/ragline demo
 
 # The ledger tests need a real PostgreSQL, the cache tests a real Redis: start each (installing it
-# if missing) when none answers.
+# if missing) when none answers. The chat page's tests drive Debian's Chromium (installed when
+# missing); REQUIRE_BROWSER=1 makes a missing browser fail them rather than skip them.
 test: setup
 	scripts/ensure-postgres.sh
 	scripts/ensure-redis.sh
-	$(PY) -m pytest
+	scripts/ensure-chromium.sh
+	REQUIRE_BROWSER=1 $(PY) -m pytest
 
 # The `unit` marker (tests/conftest.py): no model load, no PostgreSQL, no Redis, no subprocess CLI.
 test-fast: setup

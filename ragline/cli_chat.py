@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Annotated
 
 import typer
 
 from ragline.app.chat import ChatSession
-from ragline.app.chat_store import SessionStore, SQLiteSessionStore
+from ragline.app.chat_store import SessionStore, open_session_store
 from ragline.app.pipeline import RAGPipeline
 from ragline.cli_common import (
     ConfigOption,
@@ -84,7 +85,8 @@ def _sessions(store: SessionStore, tenant: str, current: str) -> None:
     for info in store.sessions(tenant):
         mark = "*" if info.id == current else " "
         out.print(f"{mark} {info.id}  {info.updated_at:%Y-%m-%d %H:%M}  {info.messages:>3} "
-                  f"messages  {info.title}", highlight=False, markup=False)
+                  f"messages  [{info.collection or '?'}]  {info.title}", highlight=False,
+                  markup=False)
 
 
 def _converse(pipeline: RAGPipeline, store: SessionStore, session: str | None) -> None:
@@ -118,13 +120,17 @@ def chat(collection: Annotated[str | None, typer.Option(
              "--collection", "-c", help="Collection to chat with (default: config collection).")
          ] = None,
          session: Annotated[str | None, typer.Option(
-             "--session", help="Reopen a saved session by id (see /sessions).")] = None,
+             "--session", help="Reopen a saved session by id (see /sessions); it asks the "
+                               "collection it was started on unless --collection says "
+                               "otherwise.")] = None,
          config: ConfigOption = None) -> None:
     """Chat with your documents: follow-up questions, streamed answers, saved sessions."""
     settings = settings_from(config)
-    with RAGPipeline.from_settings(settings, collection=collection) as pipeline, \
-            SQLiteSessionStore.under_home(settings.home) as store:
-        try:
-            _converse(pipeline, store, session)
-        except KeyboardInterrupt:
-            out.print()
+    with closing(open_session_store(settings)) as store:
+        if session is not None and collection is None:  # a reopened session asks its own
+            collection = store.load(session, tenant=settings.cost.tenant).collection or None
+        with RAGPipeline.from_settings(settings, collection=collection) as pipeline:
+            try:
+                _converse(pipeline, store, session)
+            except KeyboardInterrupt:
+                out.print()

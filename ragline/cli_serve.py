@@ -18,13 +18,19 @@ from ragline.errors import ConfigError
 
 
 def check_workers(settings: Settings, workers: int) -> None:
-    """Refuse more than one worker over an embedded (Edge) index, saying what to change."""
+    """Refuse more than one worker over an index held by one process (Edge, or a
+    ``:memory:`` client), saying what to change."""
     if workers > 1 and settings.index.transport == "edge":
         raise ConfigError(
             f"--workers {workers}: an embedded index (index.transport: edge) is held by one "
             "process, so it is served by one worker; use --workers 1, or serve the "
             "collections from a Qdrant server (index.transport: client, index.url) to run "
             "more")
+    if workers > 1 and settings.index.url == ":memory:":
+        raise ConfigError(
+            f"--workers {workers}: index.url ':memory:' is an index of each process's own, so "
+            "every worker would answer from a different one; use --workers 1, or point "
+            "index.url at a Qdrant server")
 
 
 @user_errors

@@ -35,6 +35,7 @@ from ragline.config_base import Section
 from ragline.config_cache import CacheSettings
 from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
 from ragline.config_routing import RoutingSettings
+from ragline.config_sessions import SessionsSettings
 from ragline.errors import ConfigError, RagLineError
 from ragline.redact import redact, register_secret
 from ragline.types import ChunkerKind, SearchMode
@@ -256,6 +257,7 @@ class Settings(BaseSettings):
     budgets: BudgetSettings
     routing: RoutingSettings
     cache: CacheSettings
+    sessions: SessionsSettings
 
     @classmethod
     def settings_customise_sources(

@@ -111,6 +111,13 @@ class SessionNotFound(RagLineError):
         self.session_id = session_id
 
 
+class SessionStoreUnavailable(RagLineError):
+    """The chat session store (the SQLite file, or the Redis server) failed or cannot be
+    reached (503); the turn being saved was not saved."""
+
+    http_status = 503
+
+
 class ForeignCollection(RagLineError):
     """The collection exists but ragline did not create it: it can be searched, not written."""
 

@@ -88,7 +88,7 @@ class ChatSession:
         created = now()
         self._record = SessionRecord(
             id=session_id or uuid.uuid4().hex, tenant=tenant or pipeline.settings.cost.tenant,
-            title="", created_at=created, updated_at=created)
+            title="", created_at=created, updated_at=created, collection=pipeline.index.name)
 
     def _metered(self, model: ChatModel | None, stage: str) -> ChatModel:
         """The pipeline's model as it is (already metered), or ``model`` metered as ``stage``."""
@@ -109,7 +109,9 @@ class ChatSession:
         session = cls(pipeline, session_id=session_id, tenant=tenant, store=store,
                       model=model, window=window)
         if session_id is not None:
-            session._record = store.load(session_id, tenant=session.tenant)
+            loaded = store.load(session_id, tenant=session.tenant)
+            session._record = replace(loaded, collection=loaded.collection
+                                      or pipeline.index.name)
         return session
 
     @property
@@ -126,6 +128,11 @@ class ChatSession:
     def title(self) -> str:
         """The first question, truncated; empty before the first turn."""
         return self._record.title
+
+    @property
+    def collection(self) -> str:
+        """The collection the session asks (recorded with it when it is saved)."""
+        return self._record.collection
 
     @property
     def summary(self) -> str:

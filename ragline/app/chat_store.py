@@ -6,6 +6,8 @@ save a session, load it, list a tenant's sessions (newest first), delete one.
 :meth:`~SQLiteSessionStore.save` is one transaction, so a crash leaves either the turn
 before or the turn after, never half of one. Messages are append-only: a save writes the
 messages the store does not have yet (and drops stored ones past the new end).
+:func:`open_session_store` opens the store the ``sessions`` settings name: this one, or
+:class:`~ragline.app.chat_store_redis.RedisSessionStore` on a Redis server.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-from ragline.errors import SessionNotFound
+from ragline.errors import SessionNotFound, SessionStoreUnavailable
 from ragline.types import Message
+
+if TYPE_CHECKING:
+    from ragline.config import Settings
 
 FILE_NAME = "sessions.sqlite"
 TITLE_CHARS = 60
@@ -28,7 +35,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, tenant TEXT NOT NULL, title TEXT NOT NULL,
         created REAL NOT NULL, updated REAL NOT NULL, summary TEXT NOT NULL,
-        summarised INTEGER NOT NULL)""",
+        summarised INTEGER NOT NULL, collection TEXT NOT NULL DEFAULT '')""",
     "CREATE INDEX IF NOT EXISTS sessions_by_tenant ON sessions (tenant, updated)",
     """CREATE TABLE IF NOT EXISTS messages (
         session TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
@@ -53,7 +60,8 @@ class SessionRecord:
 
     ``messages`` is the whole conversation, oldest first (user and assistant
     messages); ``summary`` covers its first ``summarised`` messages, the ones that
-    left the window. Times are UTC.
+    left the window. ``collection`` is the collection the session asks ('' when it was
+    not recorded). Times are UTC.
     """
 
     id: str
@@ -64,6 +72,7 @@ class SessionRecord:
     summary: str = ""
     summarised: int = 0
     messages: tuple[Message, ...] = ()
+    collection: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,7 @@ class SessionInfo:
     created_at: datetime
     updated_at: datetime
     messages: int
+    collection: str = ""
 
 
 class SessionStore(Protocol):
@@ -103,7 +113,8 @@ class SessionStore(Protocol):
         ...
 
 
-def _time(epoch: float) -> datetime:
+def from_epoch(epoch: float) -> datetime:
+    """The UTC time of ``epoch`` seconds, as session records keep times."""
     return datetime.fromtimestamp(epoch, UTC)
 
 
@@ -118,13 +129,27 @@ class SQLiteSessionStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        with self._guard():
+            self._db = sqlite3.connect(self.path, isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+            if "collection" not in columns:  # a file written before sessions kept it
+                self._db.execute("ALTER TABLE sessions ADD COLUMN collection TEXT NOT NULL "
+                                 "DEFAULT ''")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a failure of the database into :class:`SessionStoreUnavailable`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SessionStoreUnavailable(
+                f"the session store {self.path} failed: {exc}") from exc
 
     @classmethod
     def under_home(cls, home: Path | str) -> SQLiteSessionStore:
@@ -140,18 +165,20 @@ class SQLiteSessionStore:
     def save(self, record: SessionRecord) -> None:
         """Write ``record`` in one transaction: the session row, then the messages not yet
         stored; stored messages past the record's last one are dropped."""
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
                     "INSERT INTO sessions (id, tenant, title, created, updated, summary, "
-                    "summarised) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "summarised, collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET "
                     "tenant = excluded.tenant, title = excluded.title, "
                     "updated = excluded.updated, summary = excluded.summary, "
-                    "summarised = excluded.summarised",
+                    "summarised = excluded.summarised, collection = excluded.collection",
                     (record.id, record.tenant, record.title, record.created_at.timestamp(),
-                     record.updated_at.timestamp(), record.summary, record.summarised))
+                     record.updated_at.timestamp(), record.summary, record.summarised,
+                     record.collection))
                 db.execute("DELETE FROM messages WHERE session = ? AND position >= ?",
                            (record.id, len(record.messages)))
                 (stored,) = db.execute("SELECT COUNT(*) FROM messages WHERE session = ?",
@@ -169,33 +196,35 @@ class SQLiteSessionStore:
     def load(self, session_id: str, *, tenant: str | None = None) -> SessionRecord:
         """The saved session; :class:`~ragline.errors.SessionNotFound` when there is none,
         or when ``tenant`` is given and the session is another tenant's."""
-        with self._lock:
+        with self._lock, self._guard():
             row = self._db.execute(
-                "SELECT id, tenant, title, created, updated, summary, summarised "
+                "SELECT id, tenant, title, created, updated, summary, summarised, collection "
                 "FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None or (tenant is not None and row[1] != tenant):
                 raise SessionNotFound(session_id)
             messages = tuple(Message(role, content) for role, content in self._db.execute(
                 "SELECT role, content FROM messages WHERE session = ? ORDER BY position",
                 (session_id,)))
-        return SessionRecord(id=row[0], tenant=row[1], title=row[2], created_at=_time(row[3]),
-                             updated_at=_time(row[4]), summary=row[5], summarised=row[6],
-                             messages=messages)
+        return SessionRecord(id=row[0], tenant=row[1], title=row[2],
+                             created_at=from_epoch(row[3]), updated_at=from_epoch(row[4]),
+                             summary=row[5], summarised=row[6], messages=messages,
+                             collection=row[7])
 
     def sessions(self, tenant: str, *, limit: int = 50) -> list[SessionInfo]:
         """The tenant's sessions, most recently updated first, at most ``limit``."""
-        with self._lock:
+        with self._lock, self._guard():
             rows = self._db.execute(
                 "SELECT s.id, s.tenant, s.title, s.created, s.updated, "
-                "(SELECT COUNT(*) FROM messages m WHERE m.session = s.id) "
+                "(SELECT COUNT(*) FROM messages m WHERE m.session = s.id), s.collection "
                 "FROM sessions s WHERE s.tenant = ? ORDER BY s.updated DESC, s.rowid DESC "
                 "LIMIT ?", (tenant, limit)).fetchall()
-        return [SessionInfo(id=r[0], tenant=r[1], title=r[2], created_at=_time(r[3]),
-                            updated_at=_time(r[4]), messages=r[5]) for r in rows]
+        return [SessionInfo(id=r[0], tenant=r[1], title=r[2], created_at=from_epoch(r[3]),
+                            updated_at=from_epoch(r[4]), messages=r[5], collection=r[6])
+                for r in rows]
 
     def delete(self, session_id: str) -> bool:
         """Forget the session and its messages (one transaction); whether there was one."""
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -209,10 +238,24 @@ class SQLiteSessionStore:
 
     def close(self) -> None:
         """Close the database file; the store cannot be used afterwards."""
-        with self._lock:
+        with self._lock, self._guard():
             self._db.close()
 
 
 def now() -> datetime:
     """The current time in UTC, as session records keep it."""
-    return _time(time.time())
+    return from_epoch(time.time())
+
+
+def open_session_store(settings: Settings) -> SessionStore:
+    """The session store ``settings.sessions`` names: ``home/sessions.sqlite`` for backend
+    ``sqlite``, or a :class:`~ragline.app.chat_store_redis.RedisSessionStore` at its
+    ``redis_url`` under its ``redis_prefix`` with its ``ttl_s`` for ``redis``. Close it when
+    done (``contextlib.closing``)."""
+    sessions = settings.sessions
+    if sessions.backend == "redis":
+        from ragline.app.chat_store_redis import RedisSessionStore
+
+        return RedisSessionStore(sessions.redis_url, prefix=sessions.redis_prefix,
+                                 ttl_s=sessions.ttl_s)
+    return SQLiteSessionStore.under_home(settings.home)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,3 +57,20 @@ def _client(settings: Settings) -> QdrantClient:
     key = ix.api_key.get_secret_value() if ix.api_key else None
     return (QdrantClient(":memory:") if ix.url == ":memory:"
             else QdrantClient(url=ix.url, api_key=key))
+
+
+def collection_names(settings: Settings, *, exclude: Collection[str] = ()) -> list[str]:
+    """The collections the settings reach, sorted, less ``exclude``: the Edge shards under
+    ``home/collections/``, or the collections of the Qdrant server at ``index.url`` (a
+    ``:memory:`` client starts empty, so it lists none)."""
+    if settings.index.transport == "edge":
+        root = Path(settings.home) / "collections"
+        found = ([d.name for d in root.iterdir() if (d / "shard").is_dir()]
+                 if root.is_dir() else [])
+    else:
+        client = _client(settings)
+        try:
+            found = [c.name for c in client.get_collections().collections]
+        finally:
+            client.close()
+    return sorted(name for name in found if name not in exclude)

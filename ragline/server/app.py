@@ -21,6 +21,7 @@ from ragline.server.errors import BodyLimit, install_error_handlers
 from ragline.server.routes import router
 from ragline.server.sse import Pumps
 from ragline.server.state import ServerState
+from ragline.server.ui import install_ui
 
 JSON_LIMIT = 1024 * 1024
 """The largest JSON request body accepted (bytes)."""
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, generator: ChatModel | None = None) -> Fas
                   openapi_url=None)
     install_error_handlers(app)
     app.include_router(router)
+    install_ui(app)
     app.add_middleware(BodyLimit, limit_of=lambda path: (
         upload_limit if path == "/api/ingest" else JSON_LIMIT))
     return app

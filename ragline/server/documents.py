@@ -42,6 +42,38 @@ def read_passage(pipeline: RAGPipeline, chunk_id: str) -> Chunk:
     return chunk
 
 
+def _offset(chunk: Chunk, key: str, default: int) -> int:
+    value = chunk.metadata.get(key)
+    return value if isinstance(value, int) else default
+
+
+def neighbours(pipeline: RAGPipeline, chunk: Chunk) -> tuple[str, str]:
+    """The text just before and just after ``chunk`` in its document: the chunks at the
+    positions either side, less what they share with ``chunk`` when their offsets say
+    (chunks may overlap). Empty strings where there is no neighbour, and for a collection
+    ragline did not build."""
+    index = pipeline.index
+    if not isinstance(index, QdrantIndex) or index.is_foreign():
+        return "", ""
+    keys = index.payload_keys
+    fields = ["chunk_id", "doc_id", "position", keys.text, keys.metadata]
+    found = {c.position: c for c in (
+        to_chunk(point, payload, keys, collection=index.name, foreign=False)
+        for point, payload in index.transport.scroll(
+            {"doc_id": chunk.doc_id, "position": [chunk.position - 1, chunk.position + 1]},
+            fields))}
+    start, end = _offset(chunk, "start", 0), _offset(chunk, "end", 0)
+    before, after = found.get(chunk.position - 1), found.get(chunk.position + 1)
+    text_before = text_after = ""
+    if before is not None:
+        keep = start - _offset(before, "start", start - len(before.text))
+        text_before = before.text[:max(0, min(keep, len(before.text)))]
+    if after is not None:
+        skip = end - _offset(after, "start", end)
+        text_after = after.text[max(0, skip):]
+    return text_before, text_after
+
+
 def upload_name(filename: str | None) -> str:
     """The name an upload is saved under: the last part of ``filename``; InvalidInput when
     there is none usable."""

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.errors import RagLineError
 from ragline.redact import redact
@@ -116,14 +116,33 @@ async def _drain(receive: Receive) -> None:
             return
 
 
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive``, raising a 413 once the body read passes ``limit`` (an HTTPException:
+    FastAPI passes those through when it reads a JSON body, where it turns anything else
+    into a 400)."""
+    read = 0
+
+    async def capped() -> Message:
+        nonlocal read
+        message = await receive()
+        if message["type"] == "http.request":
+            read += len(message.get("body", b""))
+            if read > limit:
+                raise HTTPException(413, f"the request body passed {limit:,} bytes, the most "
+                                         "this endpoint accepts")
+        return message
+
+    return capped
+
+
 class BodyLimit:
     """ASGI middleware: a request whose ``Content-Length`` passes its path's limit is
     answered 413 (JSON) before its body is read. ``limit_of(path)`` gives the limit in bytes.
 
     The refused body is read and dropped first, up to :data:`DRAIN_LIMIT` bytes, so the
     client gets the answer rather than a reset connection. A body sent without
-    ``Content-Length`` (chunked) is not measured here; the upload endpoint checks the
-    file it received as well.
+    ``Content-Length`` (chunked) is counted as the endpoint reads it: past the limit the
+    read fails, answered 413 as JSON like any other error.
     """
 
     def __init__(self, app: ASGIApp, *, limit_of: Callable[[str], int]) -> None:
@@ -147,4 +166,5 @@ class BodyLimit:
                     (b"connection", b"close")]})
                 await send({"type": "http.response.body", "body": body})
                 return
+            receive = _capped(receive, limit)
         await self.app(scope, receive, send)

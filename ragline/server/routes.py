@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
 
+from ragline.cache.semantic import COLLECTION as SEMANTIC_CACHE
 from ragline.errors import InvalidInput
+from ragline.rag.connect import collection_names
 from ragline.redact import redact
-from ragline.server.documents import ingest_upload, read_passage
+from ragline.server.documents import ingest_upload, neighbours, read_passage
 from ragline.server.errors import error_body
 from ragline.server.sse import Pumps, answer_events
 from ragline.server.state import ServerState
@@ -69,6 +71,16 @@ def ready(request: Request) -> dict[str, Any] | JSONResponse:
     return {"status": "ready", "collection": pipeline.index.name, "collection_exists": exists}
 
 
+@router.get("/api/collections")
+def list_collections(request: Request) -> dict[str, Any]:
+    """The collections that can be asked, and the default one (listed even before its
+    first document)."""
+    state = _state(request)
+    names = set(collection_names(state.settings, exclude={SEMANTIC_CACHE}))
+    return {"default": state.settings.collection,
+            "collections": sorted(names | {state.settings.collection})}
+
+
 @router.post("/api/sessions", status_code=201)
 def create_session(request: Request, body: NewSession | None = None) -> dict[str, Any]:
     """Start a chat session over a collection (404 when it does not exist)."""
@@ -82,7 +94,7 @@ def list_sessions(request: Request, limit: int = 50) -> dict[str, Any]:
     if not 1 <= limit <= 1000:
         raise InvalidInput(f"limit must be between 1 and 1000, but got {limit}")
     state = _state(request)
-    return {"sessions": [session_json(info, state.collection_of(info.id))
+    return {"sessions": [session_json(info, state.collection_of(info))
                          for info in state.store.sessions(state.tenant, limit=limit)]}
 
 
@@ -91,7 +103,8 @@ def get_session(request: Request, session_id: str) -> dict[str, Any]:
     """A session with its messages; 404 when unknown."""
     state = _state(request)
     record = state.store.load(session_id, tenant=state.tenant)
-    return conversation_json(record, state.collection_of(session_id))
+    return conversation_json(record, state.collection_of(record),
+                             state.records.answers(session_id))
 
 
 @router.delete("/api/sessions/{session_id}")
@@ -109,7 +122,9 @@ async def post_message(request: Request, session_id: str,
     state = _state(request)
     stream = await run_in_threadpool(state.stream, session_id, body.message)
     pumps: Pumps = request.app.state.pumps
-    return StreamingResponse(answer_events(stream, pumps), media_type="text/event-stream",
+    events = answer_events(stream, pumps,
+                           on_answer=lambda answer: state.keep_answer(session_id, answer))
+    return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -118,7 +133,8 @@ def get_passage(request: Request, chunk_id: str,
                 collection: str | None = None) -> dict[str, Any]:
     """A stored passage (a cited source) by chunk id; 404 when unknown."""
     pipeline = _state(request).pipelines.get(collection)
-    return passage_json(read_passage(pipeline, chunk_id), pipeline.index.name)
+    chunk = read_passage(pipeline, chunk_id)
+    return passage_json(chunk, pipeline.index.name, neighbours(pipeline, chunk))
 
 
 @router.post("/api/ingest")

@@ -16,13 +16,14 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ragline.app.streaming import AnswerStream
 from ragline.errors import RagLineError
 from ragline.server.errors import error_body
 from ragline.server.views import answer_json
+from ragline.types import Answer
 
 log = logging.getLogger("ragline")
 
@@ -38,10 +39,13 @@ def event(name: str, data: dict[str, Any]) -> str:
 class Pump:
     """Runs one answer stream in its own thread, handing ``(kind, item)`` pairs to the
     event loop's :attr:`queue`: ``("delta", str)``, then ``("answer", Answer)`` or
-    ``("error", exception)``. :meth:`stop` makes the thread close the stream early."""
+    ``("error", exception)``. :meth:`stop` makes the thread close the stream early;
+    ``on_answer`` sees the final answer first."""
 
-    def __init__(self, stream: AnswerStream, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, stream: AnswerStream, loop: asyncio.AbstractEventLoop, *,
+                 on_answer: Callable[[Answer], None] | None = None) -> None:
         self.stream = stream
+        self._on_answer = on_answer
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._loop = loop
         self._stop = threading.Event()
@@ -73,7 +77,11 @@ class Pump:
                     break
                 self._put("delta", delta)
             else:
-                self._put("answer", self.stream.answer)
+                answer = self.stream.answer
+                assert answer is not None  # set when the stream is exhausted
+                if self._on_answer is not None:
+                    self._on_answer(answer)
+                self._put("answer", answer)
         except RagLineError as exc:
             self._put("error", exc)
         except Exception as exc:
@@ -110,10 +118,13 @@ class Pumps:
             pump.thread.join(wait_s)
 
 
-async def answer_events(stream: AnswerStream, pumps: Pumps) -> AsyncIterator[str]:
+async def answer_events(stream: AnswerStream, pumps: Pumps, *,
+                        on_answer: Callable[[Answer], None] | None = None
+                        ) -> AsyncIterator[str]:
     """The events of ``stream`` (see the module docstring); when the consumer stops early
-    (the client disconnected), the stream is closed."""
-    pump = Pump(stream, asyncio.get_running_loop())
+    (the client disconnected), the stream is closed. ``on_answer`` is called with the
+    final answer, in the pump's thread, before the ``answer`` event is sent."""
+    pump = Pump(stream, asyncio.get_running_loop(), on_answer=on_answer)
     pumps.add(pump)
     pump.start()
     try:

@@ -2,28 +2,39 @@
 
 :class:`Pipelines` opens a :class:`~ragline.app.pipeline.RAGPipeline` per collection on first
 use and keeps it for every later request; :class:`ServerState` adds the session store
-(``home/sessions.sqlite``), which collection each session asks (a table of its own in the
-same file, :class:`SessionCollections`), and the live :class:`~ragline.app.chat.ChatSession`
-objects, so that turns of one session queue on that session's lock. Everything here is
-blocking: the endpoints call it from worker threads.
+(``sessions`` settings: ``home/sessions.sqlite`` or Redis; a session records the collection
+it asks), the JSON of each session's answers (:class:`ServerRecords`, in
+``home/server.sqlite``), and the live
+:class:`~ragline.app.chat.ChatSession` objects, so that turns of one session queue on that
+session's lock. Everything here is blocking: the endpoints call it from worker threads.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from ragline.app.chat import ChatSession
-from ragline.app.chat_store import SessionRecord, SQLiteSessionStore, now
+from ragline.app.chat_store import SessionInfo, SessionRecord, now, open_session_store
 from ragline.app.pipeline import RAGPipeline
 from ragline.app.streaming import AnswerStream
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput, SessionNotFound
 from ragline.models.chat import ChatModel
 from ragline.rag.connect import check_name
+from ragline.server.views import answer_json
+from ragline.types import Answer
+
+log = logging.getLogger("ragline")
+
+RECORDS_FILE = "server.sqlite"
+"""The server's own records under ``home`` (see :class:`ServerRecords`)."""
 
 LIVE_SESSIONS = 256
 """Chat sessions kept in memory (least recently used dropped; they reload from the store)."""
@@ -67,34 +78,38 @@ class Pipelines:
             pipeline.close()
 
 
-class SessionCollections:
-    """Which collection each chat session asks: a table ``server_sessions`` in ``path``."""
+class ServerRecords:
+    """What the server keeps about its chat sessions beside the session store, in
+    ``home/server.sqlite``: the final answer (as the API's JSON) of each assistant message,
+    so that a reopened session shows its sources, route and cost."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                    timeout=10.0)
-        self._db.execute("CREATE TABLE IF NOT EXISTS server_sessions "
-                         "(id TEXT PRIMARY KEY, collection TEXT NOT NULL)")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS server_answers (session TEXT NOT NULL, "
+                         "position INTEGER NOT NULL, answer TEXT NOT NULL, "
+                         "PRIMARY KEY (session, position))")
 
-    def set(self, session_id: str, collection: str) -> None:
-        """Record that ``session_id`` asks ``collection``."""
+    def keep_answer(self, session_id: str, position: int, answer: dict[str, Any]) -> None:
+        """Keep the JSON of the answer that is message ``position`` of the session."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO server_sessions VALUES (?, ?)",
-                             (session_id, collection))
+            self._db.execute("INSERT OR REPLACE INTO server_answers VALUES (?, ?, ?)",
+                             (session_id, position, json.dumps(answer, default=str)))
 
-    def get(self, session_id: str) -> str | None:
-        """The collection of ``session_id``; None when none was recorded."""
+    def answers(self, session_id: str) -> dict[int, dict[str, Any]]:
+        """The kept answers of the session, by message position."""
         with self._lock:
-            row = self._db.execute("SELECT collection FROM server_sessions WHERE id = ?",
-                                   (session_id,)).fetchone()
-        return None if row is None else str(row[0])
+            rows = self._db.execute("SELECT position, answer FROM server_answers "
+                                    "WHERE session = ?", (session_id,)).fetchall()
+        return {int(position): json.loads(answer) for position, answer in rows}
 
     def delete(self, session_id: str) -> None:
-        """Forget the collection of ``session_id``."""
+        """Forget the answers kept for ``session_id``."""
         with self._lock:
-            self._db.execute("DELETE FROM server_sessions WHERE id = ?", (session_id,))
+            self._db.execute("DELETE FROM server_answers WHERE session = ?", (session_id,))
 
     def close(self) -> None:
         """Close the database file."""
@@ -109,8 +124,8 @@ class ServerState:
         self.settings = settings
         self.tenant = settings.cost.tenant
         self.pipelines = Pipelines(settings, generator=generator)
-        self.store = SQLiteSessionStore.under_home(settings.home)
-        self.collections = SessionCollections(self.store.path)
+        self.store = open_session_store(settings)
+        self.records = ServerRecords(Path(settings.home) / RECORDS_FILE)
         self._live: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -120,14 +135,14 @@ class ServerState:
         pipeline = self.pipelines.get(collection)
         created = now()
         record = SessionRecord(id=uuid.uuid4().hex, tenant=self.tenant, title="",
-                               created_at=created, updated_at=created)
+                               created_at=created, updated_at=created,
+                               collection=pipeline.index.name)
         self.store.save(record)
-        self.collections.set(record.id, pipeline.index.name)
         return record, pipeline.index.name
 
-    def collection_of(self, session_id: str) -> str:
+    def collection_of(self, record: SessionRecord | SessionInfo) -> str:
         """The collection the session asks (the default one when none was recorded)."""
-        return self.collections.get(session_id) or self.settings.collection
+        return record.collection or self.settings.collection
 
     def chat(self, session_id: str) -> ChatSession:
         """The live chat session ``session_id``, restored from the store on first use;
@@ -137,7 +152,8 @@ class ServerState:
             if live is not None:
                 self._live.move_to_end(session_id)
                 return live
-        pipeline = self.pipelines.get(self.collection_of(session_id))
+        record = self.store.load(session_id, tenant=self.tenant)
+        pipeline = self.pipelines.get(self.collection_of(record))
         opened = ChatSession.open(pipeline, self.store, session_id=session_id,
                                   tenant=self.tenant)
         with self._lock:
@@ -153,6 +169,19 @@ class ServerState:
             raise InvalidInput("message must be a string")
         return self.chat(session_id).stream(message)
 
+    def keep_answer(self, session_id: str, answer: Answer) -> None:
+        """Keep the JSON of a finished turn's answer beside its assistant message (the
+        latest message of the session with the answer's text); a failure to keep it is
+        logged, not raised: the turn itself is saved in the session store."""
+        messages = self.chat(session_id).messages
+        for position in range(len(messages) - 1, -1, -1):
+            if messages[position].role == "assistant" and messages[position].content == answer.text:
+                try:
+                    self.records.keep_answer(session_id, position, answer_json(answer))
+                except sqlite3.Error as exc:  # the turn is saved; only its sources are lost
+                    log.warning("keeping the answer of session %s failed: %s", session_id, exc)
+                return
+
     def delete_session(self, session_id: str) -> None:
         """Forget the session; :class:`~ragline.errors.SessionNotFound` when unknown."""
         self.store.load(session_id, tenant=self.tenant)  # another tenant's is not ours
@@ -160,12 +189,12 @@ class ServerState:
             self._live.pop(session_id, None)
         if not self.store.delete(session_id):
             raise SessionNotFound(session_id)
-        self.collections.delete(session_id)
+        self.records.delete(session_id)
 
     def close(self) -> None:
         """Close the pipelines and the session store."""
         with self._lock:
             self._live.clear()
         self.pipelines.close()
-        self.collections.close()
+        self.records.close()
         self.store.close()

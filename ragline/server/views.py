@@ -45,16 +45,26 @@ def session_json(info: SessionInfo | SessionRecord, collection: str) -> dict[str
             "messages": count}
 
 
-def conversation_json(record: SessionRecord, collection: str) -> dict[str, Any]:
-    """A session with its messages (oldest first) and its running summary."""
+def conversation_json(record: SessionRecord, collection: str,
+                      answers: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A session with its messages (oldest first) and its running summary; an assistant
+    message carries its ``answer`` (as :func:`answer_json` gave it) where one was kept."""
+    messages = []
+    for position, message in enumerate(record.messages):
+        shown: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.role == "assistant" and position in answers:
+            shown["answer"] = answers[position]
+        messages.append(shown)
     return {**session_json(record, collection), "summary": record.summary,
-            "messages": [{"role": m.role, "content": m.content} for m in record.messages]}
+            "messages": messages}
 
 
-def passage_json(chunk: Chunk, collection: str) -> dict[str, Any]:
-    """A stored chunk: ids, collection, text, position and metadata."""
+def passage_json(chunk: Chunk, collection: str, context: tuple[str, str]) -> dict[str, Any]:
+    """A stored chunk: ids, collection, text, position, metadata, and the text of its
+    document just ``before`` and ``after`` it."""
     return {"chunk_id": chunk.id, "doc_id": chunk.doc_id, "collection": collection,
-            "text": chunk.text, "position": chunk.position, "metadata": chunk.metadata}
+            "text": chunk.text, "position": chunk.position, "metadata": chunk.metadata,
+            "before": context[0], "after": context[1]}
 
 
 def report_json(report: IngestReport, path: str, collection: str) -> dict[str, Any]:

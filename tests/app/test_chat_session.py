@@ -178,6 +178,7 @@ def test_sessions_never_see_each_others_history(settings: Settings, store: SQLit
     assert qdrant.id != cats.id
     assert listed == [cats.id, qdrant.id]  # newest first
     assert store.load(qdrant.id).messages[0].content == "What is Qdrant?"
+    assert store.load(qdrant.id).collection == qdrant.collection == pipeline.index.name
     assert store.delete(cats.id) and not store.delete(cats.id)
     with pytest.raises(SessionNotFound):
         store.load(cats.id)

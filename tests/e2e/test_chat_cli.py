@@ -30,13 +30,26 @@ def test_a_scripted_conversation_is_answered_saved_and_reopened(tmp_path: Path) 
     assert "[1] docs/qdrant.md § Qdrant > Licence" in first.stdout  # the follow-up's source
     assert "route: extractive | cost: $0" in first.stdout and "cache: off" in first.stdout
     assert "## Licence\n\nQdrant is released under the Apache 2.0 licence." in first.stdout
-    assert f"* {session.group(1)}" in first.stdout and "4 messages  What is Qdrant?" in (
+    assert f"* {session.group(1)}" in first.stdout and "4 messages  [default]  What is Qdrant?" in (
         first.stdout)
     assert "never asked" not in first.stdout  # /quit ended the chat
 
     again = run_ragline(["chat", "--session", session.group(1)], tmp_path, check=True,
                         stdin="/sessions\n", **EXTRACTIVE)
     assert f"session {session.group(1)} (What is Qdrant?)" in again.stdout
+
+    pets = tmp_path / "pets"
+    pets.mkdir()
+    (pets / "cats.md").write_text("# Cats\n\nCats sleep for sixteen hours a day.\n")
+    run_ragline(["ingest", str(pets), "--collection", "pets"], tmp_path, check=True,
+                **EXTRACTIVE)
+    started = run_ragline(["chat", "-c", "pets"], tmp_path, check=True,
+                          stdin="How long do cats sleep?\n", **EXTRACTIVE)
+    on_pets = re.search(r"^session ([0-9a-f]{32})", started.stdout, re.M)
+    assert on_pets is not None, started.stdout
+    reopened = run_ragline(["chat", "--session", on_pets.group(1)], tmp_path, check=True,
+                           stdin="And how long do they sleep?\n", **EXTRACTIVE)
+    assert "sixteen hours" in reopened.stdout  # the session asks its own collection
 
     unknown = run_ragline(["chat", "--session", "0" * 32], tmp_path, stdin="", **EXTRACTIVE)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr

@@ -55,3 +55,10 @@ def test_serve_refuses_several_workers_over_an_embedded_index(tmp_path: Path) ->
     done = run_ragline(["serve", "--workers", "2", "--port", str(_free_port())], tmp_path)
     assert done.returncode == 2
     assert "index.transport: client" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_refuses_several_workers_over_an_in_memory_index(tmp_path: Path) -> None:
+    done = run_ragline(["serve", "--workers", "2", "--port", str(_free_port())], tmp_path,
+                       RAGLINE_INDEX__TRANSPORT="client", RAGLINE_INDEX__URL=":memory:")
+    assert done.returncode == 2
+    assert "':memory:'" in done.stderr and "Traceback" not in done.stderr

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,14 +142,15 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """A server over a fresh home whose default collection holds qdrant.md."""
-    home = tmp_path_factory.mktemp("serve") / "home"
+@contextmanager
+def serving(home: Path, upstream: Upstream, *, ingest: bool = True,
+            **overrides: Any) -> Iterator[Live]:
+    """A server over ``home`` answering with ``upstream``'s model, in a thread; with
+    ``ingest`` its default collection holds qdrant.md. ``overrides`` are more settings.
+    Shut down (and checked to stop) on exit."""
     settings = load_settings(home=str(home), generation={"verify": "none", "fallback": "none"},
                              retrieval={"k": 2}, rerank={"model": None},
-                             ingest={"max_file_mb": MAX_FILE_MB})
-    upstream = Upstream()
+                             ingest={"max_file_mb": MAX_FILE_MB}, **overrides)
     sock = _free_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(settings, generator=upstream.model),
@@ -166,14 +168,23 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 pass
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
-        corpus = f"# Qdrant\n\n{QDRANT}\n\n## Licence\n\n{LICENCE}\n"
-        response = client.post("/api/ingest", files={"file": ("qdrant.md", corpus.encode())})
-        assert response.status_code == 200, response.text
+        if ingest:
+            corpus = f"# Qdrant\n\n{QDRANT}\n\n## Licence\n\n{LICENCE}\n"
+            response = client.post("/api/ingest",
+                                   files={"file": ("qdrant.md", corpus.encode())})
+            assert response.status_code == 200, response.text
         yield Live(url, client, upstream, home, upstream.server)
     server.should_exit = True
     thread.join(30)
     assert not thread.is_alive(), "the server did not shut down"
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A server over a fresh home whose default collection holds qdrant.md."""
+    with serving(tmp_path_factory.mktemp("serve") / "home", Upstream()) as running:
+        yield running
 
 
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.conftest import ANSWER, QDRANT, SLOW_WORDS, Live, ask, error_of
+from tests.server.conftest import (
+    ANSWER,
+    LICENCE,
+    QDRANT,
+    SLOW_WORDS,
+    Live,
+    Upstream,
+    ask,
+    error_of,
+    serving,
+)
 
 pytestmark = pytest.mark.model  # the pipelines load the real embedder
 
@@ -29,6 +40,25 @@ def test_health_and_readiness(live: Live) -> None:
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "collection": "default",
                             "collection_exists": True}
+
+
+def test_collections_are_listed_without_the_answer_cache(live: Live) -> None:
+    listed = live.client.get("/api/collections").json()
+    assert listed["default"] == "default" and "default" in listed["collections"]
+    assert listed["collections"] == sorted(listed["collections"])
+    assert "semantic-cache" not in listed["collections"]
+
+
+def test_a_server_whose_ledger_is_unreachable_is_alive_but_not_ready(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("unready") / "home"
+    with serving(home, Upstream(), ingest=False,
+                 cost={"ledger_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}) as down:
+        assert down.client.get("/health").status_code == 200
+        ready = down.client.get("/ready")
+        assert ready.status_code == 503, ready.text
+        body = ready.json()
+        assert body["status"] == "unavailable" and body["error"]["message"]
 
 
 def test_a_turn_streams_deltas_then_the_cited_answer_and_a_follow_up(live: Live) -> None:
@@ -54,6 +84,9 @@ def test_a_turn_streams_deltas_then_the_cited_answer_and_a_follow_up(live: Live)
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 2
     assert session["messages"][2]["content"] == "Which licence is it under?"
     assert session["title"] == "What is Qdrant?" and session["collection"] == "default"
+    kept = session["messages"][1]["answer"]  # a reopened session shows its sources
+    assert kept["citations"] == answer["citations"] and kept["route"] == answer["route"]
+    assert "answer" not in session["messages"][0]
 
 
 def test_sessions_are_listed_newest_first_and_deleted(live: Live) -> None:
@@ -72,6 +105,7 @@ def test_a_cited_passage_is_read_by_chunk_id(live: Live) -> None:
     passage = live.client.get(f"/api/passages/{chunk_id}").json()
     assert passage["chunk_id"] == chunk_id and QDRANT in passage["text"]
     assert passage["collection"] == "default" and passage["metadata"]["source"]
+    assert passage["before"] == "" and LICENCE in passage["after"]  # its document around it
     error_of(live.client.get(f"/api/passages/{'0' * 40}"), 404)
     error_of(live.client.get("/api/passages/not-an-id"), 404)
     assert error_of(live.client.get(f"/api/passages/{chunk_id}", params={
@@ -111,6 +145,19 @@ def test_bad_requests_get_json_errors(live: Live) -> None:
     error_of(client.get("/no/such/route"), 404)
     error_of(client.post("/api/sessions", content=b"x" * (2 * 1024 * 1024),
                          headers={"content-type": "application/json"}), 413)
+
+    def chunked(total: int) -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"message": "'
+        for _ in range(total // 65536):
+            yield b"y" * 65536
+        yield b'"}'
+
+    too_long = client.post(f"/api/sessions/{session_id}/messages", content=chunked(2 << 20),
+                           headers={"content-type": "application/json"})
+    assert error_of(too_long, 413)["type"] == "PayloadTooLarge"
+    upload = client.post("/api/ingest", content=chunked(1 << 20), headers={
+        "content-type": "multipart/form-data; boundary=xyz"})
+    assert error_of(upload, 413)["type"] == "PayloadTooLarge"
 
 
 def test_a_bad_request_does_not_disturb_a_concurrent_good_one(live: Live) -> None:
