@@ -31,6 +31,8 @@ REDIS_FIXTURES = frozenset({"redis_url", "redis_client"})
 BROWSER_FIXTURES = frozenset({"page", "browser", "browser_type"})  # pytest-playwright's
 KINDS = ("model", "postgres", "redis", "e2e", "browser")
 TESTS = Path(__file__).parent
+REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+"""The shared Redis server of the tests (scripts/ensure-redis.sh starts one there)."""
 
 
 def _kinds(item: pytest.Item) -> set[str]:
@@ -102,3 +104,19 @@ def transport_settings(request: pytest.FixtureRequest,
                        make_settings: Callable[..., Settings]) -> Iterator[Settings]:
     """Settings for each transport: an Edge shard on disk, and qdrant-client ``:memory:``."""
     yield make_settings(index={"transport": request.param, "url": ":memory:"})
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis server's URL; fails (never skips) when nothing answers there."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not answering at {REDIS_URL} ({exc}); run "
+                    "scripts/ensure-redis.sh (see docs/troubleshooting.md)")
+    finally:
+        client.close()
+    return REDIS_URL

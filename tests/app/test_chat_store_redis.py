@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 import uuid
@@ -29,27 +28,10 @@ from ragline.config_sessions import SessionsSettings
 from ragline.errors import ConfigError, SessionNotFound, SessionStoreUnavailable
 from ragline.types import Message
 
-REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 T0 = 1_700_000_000.123456
 
 OpenStore = Callable[[], SessionStore]
 MakeRedisStore = Callable[..., RedisSessionStore]
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The shared Redis server's URL; fails (never skips) when nothing answers there."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not answering at {REDIS_URL} ({exc}); run "
-                    "scripts/ensure-redis.sh (see docs/troubleshooting.md)")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ prefix (cleaned up afterwards), and a private Redis server a test may kill."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -17,24 +16,6 @@ import pytest
 
 from ragline.cache.redis_store import RedisCacheStore
 from ragline.cache.sqlite_store import SQLiteCacheStore
-
-REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The shared Redis server's URL; fails (never skips) when nothing answers there."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not answering at {REDIS_URL} ({exc}); run "
-                    "scripts/ensure-redis.sh (see docs/troubleshooting.md)")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture
