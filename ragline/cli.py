@@ -1,5 +1,5 @@
 """The ``ragline`` command line: ingest, ask, chat, search, delete, costs, cache, eval,
-demo, index.
+demo, index, keys.
 
 A thin layer over :class:`~ragline.app.pipeline.RAGPipeline`. User errors (any
 :class:`~ragline.errors.RagLineError`) print one message and exit with status 2.
@@ -37,6 +37,7 @@ from ragline.cli_common import (
 from ragline.cli_costs import costs
 from ragline.cli_eval import eval_app
 from ragline.cli_index import index_app
+from ragline.cli_keys import keys_app
 from ragline.cli_route import route_app
 from ragline.cli_serve import serve
 from ragline.errors import CollectionNotFound, InvalidInput
@@ -302,6 +303,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(route_app, name="route")
 app.add_typer(cache_app, name="cache")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

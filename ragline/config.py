@@ -34,6 +34,7 @@ from pydantic_settings import (
 from ragline.config_base import Section
 from ragline.config_cache import CacheSettings
 from ragline.config_env import setting_variables, unknown_variables, variable_of, variables_under
+from ragline.config_gateway import GatewaySettings
 from ragline.config_routing import RoutingSettings
 from ragline.config_sessions import SessionsSettings
 from ragline.errors import ConfigError, RagLineError
@@ -258,6 +259,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings
     cache: CacheSettings
     sessions: SessionsSettings
+    gateway: GatewaySettings
 
     @classmethod
     def settings_customise_sources(

@@ -10,10 +10,14 @@ HTTP status a server should answer with::
     ├── DocumentLoadError         a file that cannot be read or holds no text (422)
     ├── CollectionNotFound        asked for a collection that was never created (404)
     ├── SessionNotFound           asked for a chat session never saved for this tenant (404)
+    ├── KeyNotFound               named an API key id that was never created (404)
+    ├── AuthenticationRequired    a request without a valid ragline API key (401)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
     ├── IndexBusy                 another process holds the embedded index past the wait (503)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
-    ├── LedgerError               the cost ledger's database failed; nothing half-written (503)
+    ├── StoreUnavailable          a database of ragline state failed; nothing half-written (503)
+    │   ├── LedgerError           the cost ledger's database (503)
+    │   └── SessionStoreUnavailable  the chat session store: SQLite or Redis (503)
     ├── RouterError               a saved router cannot be used (422)
     │   └── RouterMismatch        it was trained with another embedder than the one given (422)
     └── ProviderError             a model provider failed or answered nonsense (502)
@@ -111,11 +115,26 @@ class SessionNotFound(RagLineError):
         self.session_id = session_id
 
 
-class SessionStoreUnavailable(RagLineError):
-    """The chat session store (the SQLite file, or the Redis server) failed or cannot be
-    reached (503); the turn being saved was not saved."""
+class KeyNotFound(RagLineError):
+    """No API key has this id (``ragline keys list --all`` shows every key, revoked too)."""
 
-    http_status = 503
+    http_status = 404
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no API key {key_id!r}; `ragline keys list --all` shows every key")
+        self.key_id = key_id
+
+
+class AuthenticationRequired(RagLineError):
+    """A request carries no valid ragline API key: missing, malformed, unknown, with a
+    wrong secret or revoked. The message is the same for each, so it never tells a caller
+    whether a key id exists."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("a valid ragline API key (rl-...) is required: this one is missing, "
+                         "malformed, wrong or revoked; `ragline keys create` makes a new one")
 
 
 class ForeignCollection(RagLineError):
@@ -164,11 +183,21 @@ class BudgetExceeded(RagLineError):
         self.period = period
 
 
-class LedgerError(RagLineError):
-    """The cost ledger's database could not be read or written (the transaction rolled back)."""
+class StoreUnavailable(RagLineError):
+    """A database ragline keeps state in (the cost ledger, the API keys, the chat sessions)
+    could not be read or written; the transaction rolled back (503)."""
 
     retryable = True
     http_status = 503
+
+
+class LedgerError(StoreUnavailable):
+    """The cost ledger's database could not be read or written (the transaction rolled back)."""
+
+
+class SessionStoreUnavailable(StoreUnavailable):
+    """The chat session store (the SQLite file, or the Redis server) failed or cannot be
+    reached (503); the turn being saved was not saved."""
 
 
 class RouterError(RagLineError):

@@ -13,12 +13,13 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ragline"
 RANK = {"types": 0, "errors": 0, "config": 0, "config_base": 0, "config_env": 0,
-        "config_cache": 0, "config_routing": 0, "config_sessions": 0, "protocols": 0,
+        "config_cache": 0, "config_routing": 0, "config_sessions": 0, "config_gateway": 0,
+        "protocols": 0,
         "text": 0, "tokens": 0, "redact": 0, "prompts": 0, "rag": 1,
         "models": 2, "cost": 3, "cache": 3, "verify": 4, "evals": 5, "routing": 6, "app": 7,
         "integrations": 7, "testing": 7, "cli": 8, "cli_eval": 8, "cli_route": 8,
         "cli_common": 8, "cli_index": 8, "cli_costs": 8, "cli_cache": 8, "cli_serve": 8,
-        "server": 8, "cli_chat": 8,
+        "server": 8, "cli_chat": 8, "cli_keys": 8,
         "__main__": 9, "__init__": 9}
 
 

@@ -248,16 +248,16 @@ class _PreparedInsert:
         return converted if self._order is None else tuple(converted[k] for k in self._order)
 
 
-def _parse_url(url: str) -> URL:
+def _parse_url(url: str, setting: str) -> URL:
     try:
         parsed = make_url(url)
     except exc.ArgumentError as error:
         raise ConfigError(
-            f"cost.ledger_url {url!r} is not a database URL; use sqlite:///path/ledger.sqlite "
+            f"{setting} {url!r} is not a database URL; use sqlite:///path/file.sqlite "
             "or postgresql+psycopg://user@host:5432/db") from error
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise ConfigError(f"cost.ledger_url: the ledger runs on sqlite or postgresql, not "
+        raise ConfigError(f"{setting}: ragline keeps its records in sqlite or postgresql, not "
                           f"{backend!r} ({parsed.render_as_string(hide_password=True)})")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -272,15 +272,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_engine(url: str) -> Engine:
-    """Return an engine for a ledger URL: a SQLite file (WAL, synchronous=NORMAL, busy
+def open_engine(url: str, *, setting: str = "cost.ledger_url") -> Engine:
+    """Return an engine for a database URL: a SQLite file (WAL, synchronous=NORMAL, busy
     timeout) or PostgreSQL through psycopg 3 (``postgresql://`` means psycopg 3 too).
 
     ``sqlite://`` (in memory) shares one connection: for tests, not concurrent writers.
-    Connects lazily; raises :class:`ConfigError` for a URL that is malformed, of another
-    database, or whose driver is not installed.
+    Connects lazily; raises :class:`ConfigError`, naming ``setting`` (the key the URL came
+    from), for a URL that is malformed, of another database, or whose driver is missing.
     """
-    parsed = _parse_url(url)
+    parsed = _parse_url(url, setting)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
@@ -288,7 +288,7 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed, **options)
     except (ImportError, exc.NoSuchModuleError) as error:
         raise ConfigError(
-            f"cost.ledger_url {parsed.render_as_string(hide_password=True)!r} needs a driver "
+            f"{setting} {parsed.render_as_string(hide_password=True)!r} needs a driver "
             f"that is not installed ({error}); for PostgreSQL: pip install 'ragline[server]'"
         ) from error
     if engine.dialect.name == "sqlite":

@@ -1,5 +1,6 @@
-"""What the ledger and the budget counters share about their database: tables created
-lazily, once, on first use, and database failures reported as :class:`LedgerError`."""
+"""What the ledger, the budget counters and the API key store share about their database:
+tables created lazily, once, on first use, and database failures reported as
+:class:`~ragline.errors.StoreUnavailable` (:class:`LedgerError` for the ledger's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, MetaData, exc
 
-from ragline.errors import LedgerError
+from ragline.errors import LedgerError, StoreUnavailable
 
 
 def create_tables(engine: Engine, tables: MetaData) -> None:
@@ -21,14 +22,16 @@ def create_tables(engine: Engine, tables: MetaData) -> None:
 
 
 @contextmanager
-def database_errors(engine: Engine, action: str) -> Iterator[None]:
-    """Turn a database failure inside the block into :class:`LedgerError` naming ``action``."""
+def database_errors(engine: Engine, action: str, *, store: str = "cost ledger",
+                    error: type[StoreUnavailable] = LedgerError) -> Iterator[None]:
+    """Turn a database failure inside the block into ``error`` naming the ``store``, its
+    database and the ``action``."""
     try:
         yield
-    except exc.SQLAlchemyError as error:
+    except exc.SQLAlchemyError as failure:
         where = engine.url.render_as_string(hide_password=True)
-        reason = getattr(error, "orig", None) or error
-        raise LedgerError(f"cost ledger {where}: could not {action}: {reason}") from error
+        reason = getattr(failure, "orig", None) or failure
+        raise error(f"{store} {where}: could not {action}: {reason}") from failure
 
 
 class LazySchema:
@@ -37,12 +40,15 @@ class LazySchema:
     One instance per holder (a :class:`~ragline.cost.ledger.Ledger`, a
     :class:`~ragline.cost.budgets.BudgetGuard`): constructors never connect, and after the
     first successful creation no call takes the lock again. Thread-safe; a failure raises
-    :class:`LedgerError` naming ``what`` and is retried on the next call.
+    ``error`` naming ``store`` and ``what`` and is retried on the next call.
     """
 
-    def __init__(self, tables: MetaData, what: str) -> None:
+    def __init__(self, tables: MetaData, what: str, *, store: str = "cost ledger",
+                 error: type[StoreUnavailable] = LedgerError) -> None:
         self._tables = tables
         self._what = what
+        self._store = store
+        self._error = error
         self._lock = threading.Lock()
         self._ready = False
 
@@ -51,7 +57,8 @@ class LazySchema:
         if not self._ready:
             with self._lock:
                 if not self._ready:
-                    with database_errors(engine, f"create {self._what}"):
+                    with database_errors(engine, f"create {self._what}", store=self._store,
+                                         error=self._error):
                         create_tables(engine, self._tables)
                     self._ready = True
         return engine

@@ -263,7 +263,7 @@ def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
 
 @pytest.mark.parametrize("url, message", [
     ("not a url", "is not a database URL"),
-    ("mysql://root@localhost/ledger", "runs on sqlite or postgresql"),
+    ("mysql://root@localhost/ledger", "records in sqlite or postgresql"),
     ("postgresql+nodriver://localhost/x", "needs a driver"),
 ])
 def test_a_bad_ledger_url_is_a_config_error(url: str, message: str) -> None:
