@@ -12,6 +12,7 @@ HTTP status a server should answer with::
     ├── SessionNotFound           asked for a chat session never saved for this tenant (404)
     ├── KeyNotFound               named an API key id that was never created (404)
     ├── AuthenticationRequired    a request without a valid ragline API key (401)
+    ├── RateLimitExceeded         an API key is over its requests or tokens per minute (429)
     ├── ForeignCollection         wrote to a collection another tool created; it is read-only (409)
     ├── IndexBusy                 another process holds the embedded index past the wait (503)
     ├── BudgetExceeded            a tenant's or API key's spending limit is reached (402)
@@ -135,6 +136,24 @@ class AuthenticationRequired(RagLineError):
     def __init__(self) -> None:
         super().__init__("a valid ragline API key (rl-...) is required: this one is missing, "
                          "malformed, wrong or revoked; `ragline keys create` makes a new one")
+
+
+class RateLimitExceeded(RagLineError):
+    """An API key is over one of its gateway limits: ``limit`` is ``"rpm"`` (requests per
+    minute) or ``"tpm"`` (tokens per minute), and ``retry_after_s`` the seconds until the
+    request would pass (a server answers 429 with a ``Retry-After`` of it). Nothing of the
+    request was counted. Not :class:`RateLimited`, which is an upstream provider's 429."""
+
+    retryable = True
+    http_status = 429
+
+    def __init__(self, key_id: str, *, limit: str, retry_after_s: float) -> None:
+        what = "requests" if limit == "rpm" else "tokens"
+        super().__init__(f"API key {key_id!r} is over its {what} per minute limit ({limit}); "
+                         f"retry in {retry_after_s:.1f} s")
+        self.key_id = key_id
+        self.limit = limit
+        self.retry_after_s = retry_after_s
 
 
 class ForeignCollection(RagLineError):

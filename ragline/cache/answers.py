@@ -202,6 +202,21 @@ def _version(params: Mapping[str, Any]) -> str:
     return str(params.get("index_version", ""))
 
 
+def exact_store(settings: Settings) -> CacheStore:
+    """The exact store the ``cache`` settings name: ``home/cache.sqlite``, or the Redis
+    server at ``cache.redis_url`` under ``cache.redis_prefix``."""
+    cache = settings.cache
+    if cache.backend == "redis":
+        from ragline.cache.redis_store import RedisCacheStore
+
+        return RedisCacheStore(cache.redis_url, prefix=cache.redis_prefix, ttl_s=cache.ttl_s,
+                               max_entries=cache.max_entries)
+    from ragline.cache.sqlite_store import SQLiteCacheStore
+
+    return SQLiteCacheStore.under_home(settings.home, ttl_s=cache.ttl_s,
+                                       max_entries=cache.max_entries)
+
+
 def open_answer_cache(settings: Settings, embedder: Embedder, *,
                       stack: str) -> AnswerCache | None:
     """The answer cache the ``cache`` settings describe (None when ``mode`` is off).
@@ -214,17 +229,7 @@ def open_answer_cache(settings: Settings, embedder: Embedder, *,
     cache = settings.cache
     if cache.mode == "off":
         return None
-    store: CacheStore
-    if cache.backend == "redis":
-        from ragline.cache.redis_store import RedisCacheStore
-
-        store = RedisCacheStore(cache.redis_url, prefix=cache.redis_prefix, ttl_s=cache.ttl_s,
-                                max_entries=cache.max_entries)
-    else:
-        from ragline.cache.sqlite_store import SQLiteCacheStore
-
-        store = SQLiteCacheStore.under_home(settings.home, ttl_s=cache.ttl_s,
-                                            max_entries=cache.max_entries)
+    store = exact_store(settings)
     semantic = None
     if cache.mode == "semantic":
         from ragline.cache.semantic import open_semantic_cache

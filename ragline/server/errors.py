@@ -1,15 +1,18 @@
 """Errors as JSON: every failure of the API is ``{"error": {"type": ..., "message": ...}}``.
 
-A :class:`~ragline.errors.RagLineError` answers with its ``http_status``; a request the API
-cannot read (bad JSON, a missing or mistyped field) with 400; an unknown route with 404; a
-body over the size limit with 413 (:class:`BodyLimit`). Anything else is a bug: it is
-logged with its traceback and answered 500 with a message that gives nothing away.
+A :class:`~ragline.errors.RagLineError` answers with its ``http_status`` (a 429 with
+``retry-after``); a request the API cannot read (bad JSON, a missing or mistyped field) with
+400; an unknown route with 404; a body over the size limit with 413 (:class:`BodyLimit`).
+Anything else is a bug: it is logged with its traceback and answered 500 with a message
+that gives nothing away. The gateway's paths answer in their SDK's shape instead
+(:func:`dialect_body`): OpenAI's under ``/v1/``, Anthropic's for ``/v1/messages``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +41,25 @@ class PassageNotFound(RagLineError):
         self.chunk_id = chunk_id
 
 
+class ModelNotFound(RagLineError):
+    """A gateway request names a model the server does not offer (404)."""
+
+    http_status = 404
+
+    def __init__(self, name: str, configured: list[str]) -> None:
+        offered = ", ".join(["ragline/auto", *configured, "ragline/rag/<collection>"])
+        super().__init__(f"no model {name!r} here; this server offers {offered} "
+                         "(GET /v1/models lists them; gateway.models adds provider:model "
+                         "names)")
+        self.name = name
+
+
+class PermissionDenied(RagLineError):
+    """The request's API key may not use that model or collection (403)."""
+
+    http_status = 403
+
+
 class PayloadTooLarge(RagLineError):
     """A request body or uploaded file is larger than the server accepts (413)."""
 
@@ -53,10 +75,39 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     return {"error": {"type": "InternalError", "message": INTERNAL, "status": 500}}
 
 
-def error_response(status: int, kind: str, message: str) -> JSONResponse:
-    """A JSON error response of ``status``."""
-    return JSONResponse({"error": {"type": kind, "message": redact(message), "status": status}},
-                        status_code=status)
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                 403: "permission_error", 404: "not_found_error", 413: "invalid_request_error",
+                 422: "invalid_request_error", 429: "rate_limit_error"}
+_ANTHROPIC_TYPES = {**_OPENAI_TYPES, 413: "request_too_large", 503: "overloaded_error"}
+
+
+def dialect_body(path: str, status: int, kind: str, message: str) -> dict[str, Any]:
+    """The error body the caller of ``path`` parses: Anthropic's for ``/v1/messages``
+    (``{"type": "error", "error": {"type", "message"}}``), OpenAI's for the other ``/v1``
+    paths (``{"error": {"message", "type", "param", "code"}}``, ``code`` naming ragline's
+    error), ragline's own (``{"error": {"type", "message", "status"}}``) elsewhere."""
+    if path.startswith("/v1/messages"):
+        return {"type": "error", "error": {
+            "type": _ANTHROPIC_TYPES.get(status, "api_error"), "message": message}}
+    if path.startswith("/v1/"):
+        return {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
+                          "param": None, "code": kind}}
+    return {"error": {"type": kind, "message": message, "status": status}}
+
+
+def stream_error(path: str, exc: BaseException) -> dict[str, Any]:
+    """The error body a stream sends when it fails midway, in the dialect of ``path``; a
+    bug's message is not shown."""
+    if isinstance(exc, RagLineError):
+        return dialect_body(path, exc.http_status, type(exc).__name__, redact(str(exc)))
+    return dialect_body(path, 500, "InternalError", INTERNAL)
+
+
+def error_response(status: int, kind: str, message: str, *, path: str = "",
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON error response of ``status``, in the dialect of ``path``."""
+    return JSONResponse(dialect_body(path, status, kind, redact(message)), status_code=status,
+                        headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -72,24 +123,28 @@ async def _ragline_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagLineError)
     if exc.http_status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-    return JSONResponse(error_body(exc), status_code=exc.http_status)
+    wait = getattr(exc, "retry_after_s", None)
+    headers = None if wait is None else {"retry-after": str(max(1, math.ceil(wait)))}
+    return error_response(exc.http_status, type(exc).__name__, str(exc),
+                          path=request.url.path, headers=headers)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(400, "InvalidRequest", _validation_message(exc))
+    return error_response(400, "InvalidRequest", _validation_message(exc),
+                          path=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     kinds = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
     return error_response(exc.status_code, kinds.get(exc.status_code, "HTTPError"),
-                          str(exc.detail))
+                          str(exc.detail), path=request.url.path)
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body(exc), status_code=500)
+    return error_response(500, "InternalError", INTERNAL, path=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -156,10 +211,10 @@ class BodyLimit:
             limit = self.limit_of(scope.get("path", ""))
             if length is not None and length.isdigit() and int(length) > limit:
                 await _drain(receive)
-                body = json.dumps({"error": {
-                    "type": "PayloadTooLarge", "status": 413,
-                    "message": f"the request body is {int(length):,} bytes; this endpoint "
-                               f"accepts at most {limit:,}"}}).encode()
+                body = json.dumps(dialect_body(
+                    scope.get("path", ""), 413, "PayloadTooLarge",
+                    f"the request body is {int(length):,} bytes; this endpoint accepts at "
+                    f"most {limit:,}")).encode()
                 await send({"type": "http.response.start", "status": 413, "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -1,13 +1,17 @@
-"""An answer stream as server-sent events, generated in a thread of its own.
+"""A stream of deltas (an answer's, a chat model's) consumed in a thread of its own.
 
-The blocking :class:`~ragline.app.streaming.AnswerStream` is iterated from start to end
-in one dedicated thread (:class:`Pump`): the stream sets and resets context variables
-(the query's scope, its deadline) across its steps, which must all run in one context.
-The deltas reach the event loop through an :class:`asyncio.Queue`, so a slow model holds
-one thread, never the loop. :func:`answer_events` turns them into events: ``delta``
-(``{"text": ...}``) per delta, then ``answer`` (the final answer) or ``error`` (the JSON
-error). When the client goes away the pump is stopped: it closes the stream (the
-model's stream is closed, nothing is recorded or cached) after the delta in flight.
+A blocking :class:`~ragline.models.streaming.DeltaStream` (an
+:class:`~ragline.app.streaming.AnswerStream`, a
+:class:`~ragline.models.streaming.ChatStream`) is iterated from start to end in one
+dedicated thread (:class:`Pump`): the stream sets and resets context variables (the
+query's scope, its deadline) across its steps, which must all run in one context. The
+deltas reach the event loop through an :class:`asyncio.Queue`, so a slow model holds one
+thread, never the loop. :func:`pumped` gives them to async code as ``("delta", text)``,
+then ``("final", item)`` or ``("error", exception)``; :func:`answer_events` turns an
+answer's into the chat API's events: ``delta`` (``{"text": ...}``) per delta, then
+``answer`` (the final answer) or ``error`` (the JSON error). When the consumer stops
+early (the client went away) the pump is stopped: it closes the stream (the model's
+stream is closed, nothing is recorded or cached) after the delta in flight.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from ragline.app.streaming import AnswerStream
 from ragline.errors import RagLineError
+from ragline.models.streaming import DeltaStream
 from ragline.server.errors import error_body
 from ragline.server.views import answer_json
 from ragline.types import Answer
@@ -37,15 +42,15 @@ def event(name: str, data: dict[str, Any]) -> str:
 
 
 class Pump:
-    """Runs one answer stream in its own thread, handing ``(kind, item)`` pairs to the
-    event loop's :attr:`queue`: ``("delta", str)``, then ``("answer", Answer)`` or
-    ``("error", exception)``. :meth:`stop` makes the thread close the stream early;
-    ``on_answer`` sees the final answer first."""
+    """Runs one delta stream in its own thread, handing ``(kind, item)`` pairs to the
+    event loop's :attr:`queue`: ``("delta", str)``, then ``("final", item)`` (the stream's
+    ``final``) or ``("error", exception)``. :meth:`stop` makes the thread close the stream
+    early; ``on_final`` sees the final item first, in the pump's thread."""
 
-    def __init__(self, stream: AnswerStream, loop: asyncio.AbstractEventLoop, *,
-                 on_answer: Callable[[Answer], None] | None = None) -> None:
+    def __init__(self, stream: DeltaStream[Any], loop: asyncio.AbstractEventLoop, *,
+                 on_final: Callable[[Any], None] | None = None) -> None:
         self.stream = stream
-        self._on_answer = on_answer
+        self._on_final = on_final
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._loop = loop
         self._stop = threading.Event()
@@ -77,15 +82,15 @@ class Pump:
                     break
                 self._put("delta", delta)
             else:
-                answer = self.stream.answer
-                assert answer is not None  # set when the stream is exhausted
-                if self._on_answer is not None:
-                    self._on_answer(answer)
-                self._put("answer", answer)
+                final = self.stream.final
+                assert final is not None  # set when the stream is exhausted
+                if self._on_final is not None:
+                    self._on_final(final)
+                self._put("final", final)
         except RagLineError as exc:
             self._put("error", exc)
         except Exception as exc:
-            log.error("an answer stream failed", exc_info=exc)
+            log.error("a stream failed", exc_info=exc)
             self._put("error", exc)
         finally:
             self.stream.close()  # a no-op when it ended; else the model's stream closes
@@ -118,26 +123,35 @@ class Pumps:
             pump.thread.join(wait_s)
 
 
-async def answer_events(stream: AnswerStream, pumps: Pumps, *,
-                        on_answer: Callable[[Answer], None] | None = None
-                        ) -> AsyncIterator[str]:
-    """The events of ``stream`` (see the module docstring); when the consumer stops early
-    (the client disconnected), the stream is closed. ``on_answer`` is called with the
-    final answer, in the pump's thread, before the ``answer`` event is sent."""
-    pump = Pump(stream, asyncio.get_running_loop(), on_answer=on_answer)
+async def pumped(stream: DeltaStream[Any], pumps: Pumps, *,
+                 on_final: Callable[[Any], None] | None = None
+                 ) -> AsyncIterator[tuple[str, Any]]:
+    """The ``(kind, item)`` pairs of ``stream`` as its :class:`Pump` hands them over, up
+    to and including ``final`` or ``error``; when the consumer stops early (the client
+    disconnected), the stream is closed."""
+    pump = Pump(stream, asyncio.get_running_loop(), on_final=on_final)
     pumps.add(pump)
     pump.start()
     try:
         while True:
             kind, item = await pump.queue.get()
-            if kind == "delta":
-                yield event("delta", {"text": item})
-            elif kind == "answer":
-                yield event("answer", answer_json(item))
-                return
-            else:
-                yield event("error", error_body(item))
+            yield kind, item
+            if kind != "delta":
                 return
     finally:
         pump.stop()
         pumps.discard(pump)
+
+
+async def answer_events(stream: AnswerStream, pumps: Pumps, *,
+                        on_answer: Callable[[Answer], None] | None = None
+                        ) -> AsyncIterator[str]:
+    """The chat API's events of ``stream`` (see the module docstring). ``on_answer`` is
+    called with the final answer, in the pump's thread, before the ``answer`` event."""
+    async for kind, item in pumped(stream, pumps, on_final=on_answer):
+        if kind == "delta":
+            yield event("delta", {"text": item})
+        elif kind == "final":
+            yield event("answer", answer_json(item))
+        else:
+            yield event("error", error_body(item))

@@ -143,17 +143,20 @@ def _free_socket() -> socket.socket:
 
 
 @contextmanager
-def serving(home: Path, upstream: Upstream, *, ingest: bool = True,
+def serving(home: Path, upstream: Upstream, *, ingest: bool = True, configured: bool = False,
             **overrides: Any) -> Iterator[Live]:
-    """A server over ``home`` answering with ``upstream``'s model, in a thread; with
-    ``ingest`` its default collection holds qdrant.md. ``overrides`` are more settings.
-    Shut down (and checked to stop) on exit."""
-    settings = load_settings(home=str(home), generation={"verify": "none", "fallback": "none"},
+    """A server over ``home`` answering with ``upstream``'s model (with ``configured``, the
+    model the settings configure instead), in a thread; with ``ingest`` its default
+    collection holds qdrant.md. ``overrides`` are more settings. Shut down (and checked to
+    stop) on exit."""
+    generation = {"verify": "none", "fallback": "none", **overrides.pop("generation", {})}
+    settings = load_settings(home=str(home), generation=generation,
                              retrieval={"k": 2}, rerank={"model": None},
                              ingest={"max_file_mb": MAX_FILE_MB}, **overrides)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, generator=upstream.model),
+    app = create_app(settings, generator=None if configured else upstream.model)
+    server = uvicorn.Server(uvicorn.Config(app,
                                            log_level="warning", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

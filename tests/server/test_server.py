@@ -155,7 +155,14 @@ def test_bad_requests_get_json_errors(live: Live) -> None:
     too_long = client.post(f"/api/sessions/{session_id}/messages", content=chunked(2 << 20),
                            headers={"content-type": "application/json"})
     assert error_of(too_long, 413)["type"] == "PayloadTooLarge"
-    upload = client.post("/api/ingest", content=chunked(1 << 20), headers={
+    def chunked_upload(total: int) -> Iterator[bytes]:
+        yield (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.txt"'
+               b"\r\nContent-Type: text/plain\r\n\r\n")
+        for _ in range(total // 65536):
+            yield b"z" * 65536
+        yield b"\r\n--xyz--\r\n"
+
+    upload = client.post("/api/ingest", content=chunked_upload(1 << 20), headers={
         "content-type": "multipart/form-data; boundary=xyz"})
     assert error_of(upload, 413)["type"] == "PayloadTooLarge"
 

@@ -1,0 +1,136 @@
+"""One gateway request from admission to its outcome, whatever API it came through.
+
+:func:`prepare_turn` authenticates the caller, checks the model against the key, resolves
+it and takes the request from the key's limits, in the order that tells a refused caller
+why (401, 403, 404, 429). :func:`complete_turn` runs a turn to its end and
+:func:`stream_of` streams it; either way the result is an :class:`Outcome` (text, finish
+reason, usage, route, cost, cache and, for a RAG answer, the ``ragline`` extension), which
+the OpenAI and Anthropic endpoints each write in their own shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ragline.app.pipeline import RAGPipeline
+from ragline.cost.metered import QueryScope
+from ragline.errors import ProviderError
+from ragline.models.chat import ChatModel
+from ragline.models.streaming import DeltaStream
+from ragline.server.gateway import RAG_PREFIX, Caller, Gateway, estimated_tokens
+from ragline.server.views import answer_json
+from ragline.types import Answer, ChatRequest, ChatResponse, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A checked, admitted request about to run: who for, which model (a chat model, or a
+    RAG pipeline and its question), and what it may spend."""
+
+    caller: Caller
+    scope: QueryScope
+    name: str
+    request: ChatRequest
+    estimate: int
+    model: ChatModel | None = None
+    pipeline: RAGPipeline | None = None
+    question: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a turn produced, in no API's shape yet."""
+
+    request_id: str
+    text: str
+    reason: str
+    usage: Usage
+    route: str
+    cost_usd: str
+    cache: str
+    extension: dict[str, Any] | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The response headers every gateway reply carries (ASCII only)."""
+        values = {"x-request-id": self.request_id, "x-ragline-route": self.route,
+                  "x-ragline-cost-usd": self.cost_usd, "x-ragline-cache": self.cache}
+        return {k: v.encode("ascii", "replace").decode("ascii") for k, v in values.items()}
+
+
+def usd(cost: Any) -> str:
+    """A cost for a header: 8 decimals, or ``unknown`` when a price is missing."""
+    return "unknown" if cost is None else f"{float(cost):.8f}"
+
+
+def prepare_turn(gateway: Gateway, name: str, request: ChatRequest,
+                 question: Callable[[], str], authorization: str | None,
+                 x_api_key: str | None) -> Turn:
+    """Admit a request for model ``name`` (see the module docstring); ``question`` gives
+    what a ``ragline/rag/...`` model answers."""
+    caller = gateway.caller(authorization, x_api_key)
+    gateway.check_model(caller, name)
+    estimate = estimated_tokens(request)
+    if name.startswith(RAG_PREFIX):
+        pipeline = gateway.state.pipelines.get(name[len(RAG_PREFIX):])
+        turn = Turn(caller, caller.scope(), name, request, estimate, pipeline=pipeline,
+                    question=question())
+    else:
+        turn = Turn(caller, caller.scope(), name, request, estimate,
+                    model=gateway.chat_model(name))
+    gateway.admit(caller, estimate)
+    return turn
+
+
+def outcome_of(turn: Turn, final: ChatResponse | Answer) -> Outcome:
+    """The outcome of a turn whose model returned ``final``."""
+    if isinstance(final, Answer):
+        usage = Usage(input_tokens=final.cost.input_tokens,
+                      output_tokens=final.cost.output_tokens)
+        return Outcome(final.query_id, final.text, "stop", usage, final.route,
+                       usd(final.cost.total_usd), final.cache, answer_json(final))
+    assert turn.model is not None
+    return Outcome(turn.scope.query_id, final.text, final.finish_reason, final.usage,
+                   final.route or turn.model.name, usd(final.cost), final.cache or "off")
+
+
+def finish_turn(gateway: Gateway, turn: Turn, final: ChatResponse | Answer) -> Outcome:
+    """The outcome of ``final``, with the key's tokens settled and the turn counted in the
+    metrics."""
+    outcome = outcome_of(turn, final)
+    gateway.settle(turn.caller, turn.estimate, outcome.usage)
+    gateway.metrics.turn(turn.name, outcome.route, outcome.cache, outcome.usage.prompt_tokens,
+                         outcome.usage.output_tokens, outcome.cost_usd)
+    return outcome
+
+
+def failed_turn(gateway: Gateway, error: BaseException) -> None:
+    """Count a turn its upstream model failed (any other error is not the upstream's)."""
+    if isinstance(error, ProviderError):
+        gateway.metrics.upstream_error(error)
+
+
+def complete_turn(gateway: Gateway, turn: Turn) -> Outcome:
+    """Run ``turn`` to its end (blocking); see :func:`finish_turn`."""
+    final: ChatResponse | Answer
+    try:
+        if turn.pipeline is not None:
+            final = turn.pipeline.answer(turn.question, tenant=turn.caller.tenant,
+                                         api_key=turn.caller.key_id)
+        else:
+            assert turn.model is not None
+            final = gateway.generate(turn.model, turn.request, turn.scope)
+    except ProviderError as error:
+        failed_turn(gateway, error)
+        raise
+    return finish_turn(gateway, turn, final)
+
+
+def stream_of(gateway: Gateway, turn: Turn) -> DeltaStream[Any]:
+    """``turn`` as a stream of text deltas whose ``final`` is a ChatResponse or Answer."""
+    if turn.pipeline is not None:
+        return turn.pipeline.stream(turn.question, tenant=turn.caller.tenant,
+                                    api_key=turn.caller.key_id)
+    assert turn.model is not None
+    return gateway.stream(turn.model, turn.request, turn.scope)
