@@ -19,6 +19,13 @@ import httpx2
 from ragline.testing import Reply, ScriptedServer
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog holds a hundred waiting clients."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class HttpUpstream:
     """``reply`` over HTTP: :attr:`url` is the ``base_url`` to configure; :attr:`bodies`
     the JSON bodies received so far."""
@@ -48,7 +55,7 @@ class HttpUpstream:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
