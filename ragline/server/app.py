@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, generator: ChatModel | None = None) -> Fas
 
     metrics = ServerMetrics()
     app = FastAPI(title="ragline", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url="/openapi.json")
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(openai_router)
