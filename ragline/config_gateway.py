@@ -32,7 +32,9 @@ class GatewaySettings(Section):
     uses them. A Redis failure refuses limited keys' requests (503), never lets them through.
 
     ``models`` are more ``provider:model`` names the gateway offers, besides
-    ``ragline/auto``, the answering model and the routing tiers.
+    ``ragline/auto``, the answering model and the routing tiers. ``key_cache_s`` is how
+    long a server process trusts a key it authenticated before reading it again (0: read
+    it on every request); a key revoked meanwhile works that much longer there.
     """
 
     keys_url: str | None = Field(default=None, min_length=1)
@@ -41,6 +43,7 @@ class GatewaySettings(Section):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1)
     redis_prefix: str = Field(default="ragline:ratelimit:", min_length=1)
     models: list[str] = Field(default_factory=list)
+    key_cache_s: float = Field(default=10.0, ge=0)
 
     @field_validator("models")
     @classmethod

@@ -22,7 +22,9 @@ key id, so the ledger, budgets and cache never mix tenants.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,6 +47,9 @@ AUTO = "ragline/auto"
 
 RAG_PREFIX = "ragline/rag/"
 """``ragline/rag/<collection>``: a cited answer from that collection."""
+
+KEY_CACHE_ENTRIES = 10_000
+"""Authenticated keys remembered at most (the memory is cleared when it fills)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +98,39 @@ class Gateway:
         self.limiter: RateLimiter = open_rate_limiter(self.settings)
         self._cache_store = cache_store
         self._models: dict[str, ChatModel] = {}
+        self._known: dict[bytes, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
 
     # ---- who is calling ------------------------------------------------------------
 
     def caller(self, authorization: str | None, x_api_key: str | None) -> Caller:
         """The caller of a request; :class:`~ragline.errors.AuthenticationRequired` for a
-        bad key, or for none when ``gateway.require_keys`` is on."""
+        bad key, or for none when ``gateway.require_keys`` is on.
+
+        A key that authenticated is remembered for ``gateway.key_cache_s`` seconds (by the
+        SHA-256 of its token), so a busy key costs one database read per period: a key
+        revoked meanwhile keeps working in this process until its entry expires."""
         token = bearer_token(authorization, x_api_key)
         if token is None and not self.settings.gateway.require_keys:
             return Caller(None, self.settings.cost.tenant)
-        key = self.keys.authenticate(token or "")
+        key = self._authenticated(token or "")
         return Caller(key, key.tenant)
+
+    def _authenticated(self, token: str) -> ApiKey:
+        ttl = self.settings.gateway.key_cache_s
+        if ttl <= 0:
+            return self.keys.authenticate(token)
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        remembered = self._known.get(digest)
+        if remembered is not None and remembered[1] > now:
+            return remembered[0]
+        key = self.keys.authenticate(token)
+        with self._lock:
+            if len(self._known) >= KEY_CACHE_ENTRIES:
+                self._known.clear()
+            self._known[digest] = (key, now + ttl)
+        return key
 
     def check_model(self, caller: Caller, name: str) -> None:
         """:class:`PermissionDenied` unless the caller's key may call ``name`` (and, for a

@@ -124,9 +124,10 @@ async def chat_completions(request: Request, body: ChatCompletionIn,
     """A chat completion from ``ragline/auto``, a configured ``provider:model`` or
     ``ragline/rag/<collection>``, streamed (SSE) when ``stream`` is true."""
     gateway = _gateway(request)
+    if not body.stream:  # one trip to a worker thread: admit, then run
+        return await run_in_threadpool(
+            lambda: _complete(gateway, _prepare(gateway, body, authorization, x_api_key)))
     turn = await run_in_threadpool(_prepare, gateway, body, authorization, x_api_key)
-    if not body.stream:
-        return await run_in_threadpool(_complete, gateway, turn)
     pumps: Pumps = request.app.state.pumps
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(
