@@ -69,9 +69,11 @@ class SlowBody(httpx2.SyncByteStream):
 
 
 class Upstream:
-    """The scripted OpenAI upstream; :attr:`slow` holds the slow bodies it has served."""
+    """The scripted OpenAI upstream; :attr:`slow` holds the slow bodies it has served (a
+    ``SLOWLY`` question is answered with ``slow_words``, one every 0.3 s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow_words: list[str] = SLOW_WORDS) -> None:
+        self.slow_words = slow_words
         self.slow: list[SlowBody] = []
         self.text = openai_text_reply(self.reply)
         self.server = ScriptedServer(self.handle)
@@ -89,7 +91,7 @@ class Upstream:
     def handle(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         if body.get("stream") and "SLOWLY" in body["messages"][-1]["content"]:
-            events = sse_body(*openai_chunks(*SLOW_WORDS))
+            events = sse_body(*openai_chunks(*self.slow_words))
             slow = SlowBody([e + b"\n\n" for e in events.split(b"\n\n") if e])
             self.slow.append(slow)
             return httpx2.Response(200, stream=slow,

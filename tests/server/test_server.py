@@ -21,6 +21,7 @@ from tests.server.conftest import (
     ask,
     error_of,
     serving,
+    sse_events,
 )
 
 pytestmark = pytest.mark.model  # the pipelines load the real embedder
@@ -204,3 +205,27 @@ def test_a_client_that_goes_away_stops_generation(live: Live) -> None:
     session = live.client.get(f"/api/sessions/{session_id}").json()
     assert session["messages"] == []  # a turn closed early records nothing
     assert threading.active_count() < 50
+
+
+def test_shutting_down_lets_a_running_answer_finish(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    words = [f"word{n} " for n in range(6)]  # 1.8 s of answer, within the 5 s of grace
+    received: list[str] = []
+    with serving(tmp_path_factory.mktemp("drain") / "home", Upstream(words)) as live:
+        session_id = new_session(live)
+
+        def listen() -> None:
+            with httpx.Client(base_url=live.url, timeout=30) as client, client.stream(
+                    "POST", f"/api/sessions/{session_id}/messages",
+                    json={"message": "Tell me about Qdrant SLOWLY"}) as response:
+                received.extend(name for name, _ in sse_events(response))
+
+        listener = threading.Thread(target=listen)
+        listener.start()
+        deadline = time.monotonic() + 30
+        while not live.upstream.slow or live.upstream.slow[0].sent < 2:
+            assert time.monotonic() < deadline, "the answer did not start"
+            time.sleep(0.05)
+    # leaving the block asked the server to stop while the answer was streaming
+    listener.join(30)
+    assert received.count("delta") == len(words) and received[-1] == "answer"
