@@ -9,6 +9,7 @@ without a fixture says so with ``@pytest.mark.model`` (or ``slow``, which implie
 from __future__ import annotations
 
 import os
+import uuid
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -27,7 +28,7 @@ from ragline.verify.offline_judge import default_judge_embedder
 MODEL_FIXTURES = frozenset({"embedder", "judge_embedder", "cross_encoder_dir",
                             "untrained_cross_encoder"})
 POSTGRES_FIXTURES = frozenset({"postgres_admin", "postgresql_url"})
-REDIS_FIXTURES = frozenset({"redis_url", "redis_client"})
+REDIS_FIXTURES = frozenset({"redis_url", "redis_client", "redis_text", "redis_prefix"})
 BROWSER_FIXTURES = frozenset({"page", "browser", "browser_type"})  # pytest-playwright's
 KINDS = ("model", "postgres", "redis", "e2e", "browser")
 TESTS = Path(__file__).parent
@@ -120,3 +121,24 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_text(redis_url: str) -> Iterator[Any]:
+    """A client of the shared Redis server that answers text (``decode_responses``)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_text: Any) -> Iterator[str]:
+    """A Redis key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"ragline-test:{uuid.uuid4().hex}:"
+    yield prefix
+    keys = list(redis_text.scan_iter(match=f"{prefix}*"))
+    if keys:
+        redis_text.delete(*keys)
+    assert not list(redis_text.scan_iter(match=f"{prefix}*"))

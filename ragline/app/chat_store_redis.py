@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from ragline.app.chat_store import SessionInfo, SessionRecord, from_epoch
+from ragline.cache.redis_store import import_redis
 from ragline.errors import ConfigError, SessionNotFound, SessionStoreUnavailable
 from ragline.types import Message
 
@@ -37,15 +38,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _INFO_FIELDS = ("tenant", "title", "created", "updated", "collection")
-
-
-def _import_redis() -> Any:
-    try:
-        import redis
-    except ImportError as exc:
-        raise ConfigError("sessions.backend 'redis' needs the redis package: "
-                          "pip install 'ragline[cache]'") from exc
-    return redis
 
 
 class RedisSessionStore:
@@ -62,7 +54,7 @@ class RedisSessionStore:
                  ttl_s: float | None = None, timeout_s: float = 5.0) -> None:
         if ttl_s is not None and ttl_s <= 0:
             raise ConfigError(f"sessions.ttl_s must be > 0 seconds or None, not {ttl_s}")
-        module = _import_redis()
+        module = import_redis("sessions.backend 'redis'")
         try:
             self.client: redis.Redis = module.Redis.from_url(
                 url, decode_responses=True, socket_timeout=timeout_s,

@@ -38,12 +38,14 @@ def tenant_namespace(prefix: str, tenant: str) -> str:
     return f"{prefix}:{tenant.replace('%', '%25').replace(':', '%3A')}"
 
 
-def _import_redis() -> Any:
+def import_redis(needed_by: str = "the Redis cache") -> Any:
+    """The ``redis`` module; :class:`ConfigError` saying ``needed_by`` needs it (and how to
+    install it) when it is missing. Every Redis user of ragline imports it through here."""
     try:
         import redis
     except ImportError as exc:
         raise ConfigError(
-            "the Redis cache needs the redis package: pip install 'ragline[cache]'") from exc
+            f"{needed_by} needs the redis package: pip install 'ragline[cache]'") from exc
     return redis
 
 
@@ -60,7 +62,7 @@ class RedisCacheStore:
                  timeout_s: float = 0.5, retry_after_s: float = 5.0,
                  warn_every_s: float = 60.0, client: redis.Redis | None = None) -> None:
         check_bounds(ttl_s, max_entries)
-        module = _import_redis()
+        module = import_redis()
         self._errors: tuple[type[BaseException], ...] = (module.RedisError, OSError)
         self.client: redis.Redis = client or module.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)

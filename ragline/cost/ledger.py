@@ -272,6 +272,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_under_home(home: Path | str, file_name: str) -> str:
+    """The URL of the SQLite file ``file_name`` under ``home``, the folder created;
+    :class:`ConfigError` naming ``home`` when it cannot be."""
+    folder = Path(home).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"home: cannot create {folder} ({exc.strerror or exc}); set RAGLINE_HOME or "
+            "`home:` to a folder you may write to") from exc
+    return f"sqlite:///{folder / file_name}"
+
+
 def open_engine(url: str, *, setting: str = "cost.ledger_url") -> Engine:
     """Return an engine for a database URL: a SQLite file (WAL, synchronous=NORMAL, busy
     timeout) or PostgreSQL through psycopg 3 (``postgresql://`` means psycopg 3 too).
@@ -317,14 +330,7 @@ class Ledger:
         """
         if settings.cost.ledger_url:
             return cls(settings.cost.ledger_url)
-        home = Path(settings.home).expanduser().resolve()
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"home: cannot create {home} ({exc.strerror or exc}); set RAGLINE_HOME or "
-                "`home:` to a folder you may write to") from exc
-        return cls(f"sqlite:///{home / 'ledger.sqlite'}")
+        return cls(sqlite_under_home(settings.home, "ledger.sqlite"))
 
     @property
     def engine(self) -> Engine:

@@ -34,7 +34,9 @@ from ragline.server.turns import (
     finish_turn,
     outcome_of,
     prepare_turn,
+    stream_headers,
     stream_of,
+    text_of,
 )
 from ragline.types import Answer, ChatRequest, ChatResponse, Message, Usage
 
@@ -55,15 +57,7 @@ class TextBlock(BaseModel):
 
 
 def _text(content: str | list[TextBlock]) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content:
-        if block.type != "text" or block.text is None:
-            raise InvalidInput(f"content blocks of type {block.type!r} are not supported; "
-                               "send text")
-        parts.append(block.text)
-    return "".join(parts)
+    return content if isinstance(content, str) else text_of(content, "content blocks")
 
 
 class AnthropicMessage(BaseModel):
@@ -196,6 +190,4 @@ async def messages(request: Request, body: MessagesIn, authorization: AuthHeader
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(
         _events(gateway, turn, stream, pumps), media_type="text/event-stream",
-        headers={"x-request-id": turn.scope.query_id, "x-ragline-route": "stream",
-                 "x-ragline-cost-usd": "stream", "x-ragline-cache": "stream",
-                 "cache-control": "no-cache", "x-accel-buffering": "no"})
+        headers=stream_headers(turn))

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -40,11 +39,10 @@ from sqlalchemy import (
 )
 
 from ragline.config import Settings
-from ragline.cost.ledger import UtcDateTime, open_engine
+from ragline.cost.ledger import UtcDateTime, open_engine, sqlite_under_home
 from ragline.cost.schema import LazySchema, database_errors
 from ragline.errors import (
     AuthenticationRequired,
-    ConfigError,
     InvalidInput,
     KeyNotFound,
     StoreUnavailable,
@@ -155,19 +153,6 @@ def _key(row: Any) -> ApiKey:
                   created_at=row.created_at, revoked_at=row.revoked_at)
 
 
-def _home_url(home: Path) -> str:
-    """``sqlite:///home/keys.sqlite``, the folder created; :class:`ConfigError` naming
-    ``home`` when it cannot be."""
-    home = home.expanduser().resolve()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"home: cannot create {home} ({exc.strerror or exc}); set RAGLINE_HOME or "
-            "`home:` to a folder you may write to") from exc
-    return f"sqlite:///{home / 'keys.sqlite'}"
-
-
 class KeyStore:
     """Makes, lists, revokes and authenticates API keys; only secrets' hashes are stored.
 
@@ -187,7 +172,7 @@ class KeyStore:
 
         Raises :class:`ConfigError` naming ``home`` when that folder cannot be created.
         """
-        return cls(settings.gateway.keys_url or _home_url(Path(settings.home)))
+        return cls(settings.gateway.keys_url or sqlite_under_home(settings.home, "keys.sqlite"))
 
     def create(self, name: str, tenant: str, models: Sequence[str] = (),
                collections: Sequence[str] = (), rpm: int | None = None,

@@ -45,6 +45,7 @@ from ragline.server.turns import (
     finish_turn,
     outcome_of,
     prepare_turn,
+    stream_headers,
     stream_of,
 )
 from ragline.types import Answer, ChatResponse
@@ -133,9 +134,7 @@ async def chat_completions(request: Request, body: ChatCompletionIn,
     return StreamingResponse(
         _chunks(gateway, turn, stream, pumps, body.include_usage),
         media_type="text/event-stream",
-        headers={"x-request-id": turn.scope.query_id, "x-ragline-route": "stream",
-                 "x-ragline-cost-usd": "stream", "x-ragline-cache": "stream",
-                 "cache-control": "no-cache", "x-accel-buffering": "no"})
+        headers=stream_headers(turn))
 
 
 @router.get("/models")

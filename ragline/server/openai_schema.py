@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.errors import InvalidInput
+from ragline.server.turns import text_of
 from ragline.types import ChatRequest, Message, Usage
 
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls"})
@@ -43,13 +44,7 @@ class ChatMessageIn(BaseModel):
             return ""
         if isinstance(self.content, str):
             return self.content
-        parts = []
-        for part in self.content:
-            if part.type != "text" or part.text is None:
-                raise InvalidInput(f"message content of type {part.type!r} is not supported; "
-                                   "send text")
-            parts.append(part.text)
-        return "".join(parts)
+        return text_of(self.content, "message contents")
 
 
 class StreamOptions(BaseModel):

@@ -23,8 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from ragline.cache.redis_store import import_redis
 from ragline.errors import ConfigError, RateLimitExceeded, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -187,15 +188,6 @@ return 1
 """
 
 
-def _import_redis() -> Any:
-    try:
-        import redis
-    except ImportError as exc:
-        raise ConfigError("gateway.rate_limits 'redis' needs the redis package: "
-                          "pip install 'ragline[cache]'") from exc
-    return redis
-
-
 class RedisRateLimiter:
     """A :class:`RateLimiter` on the Redis server at ``url``, shared by every process and
     replica that uses the same server and ``prefix``.
@@ -218,7 +210,7 @@ class RedisRateLimiter:
 
     def __init__(self, url: str, *, prefix: str = "ragline:ratelimit:",
                  timeout_s: float = 1.0) -> None:
-        module = _import_redis()
+        module = import_redis("gateway.rate_limits 'redis'")
         try:
             self.client: redis.Redis = module.Redis.from_url(
                 url, decode_responses=True, socket_timeout=timeout_s,

@@ -10,13 +10,13 @@ the OpenAI and Anthropic endpoints each write in their own shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.cost.metered import QueryScope
-from ragline.errors import ProviderError
+from ragline.errors import InvalidInput, ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import DeltaStream
 from ragline.server.gateway import RAG_PREFIX, Caller, Gateway, estimated_tokens
@@ -57,6 +57,25 @@ class Outcome:
         values = {"x-request-id": self.request_id, "x-ragline-route": self.route,
                   "x-ragline-cost-usd": self.cost_usd, "x-ragline-cache": self.cache}
         return {k: v.encode("ascii", "replace").decode("ascii") for k, v in values.items()}
+
+
+def stream_headers(turn: Turn) -> dict[str, str]:
+    """The headers of a streamed reply: sent before the model answers, so the route, cost
+    and cache say ``stream`` (the stream's last event carries them)."""
+    return {"x-request-id": turn.scope.query_id, "x-ragline-route": "stream",
+            "x-ragline-cost-usd": "stream", "x-ragline-cache": "stream",
+            "cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def text_of(parts: Sequence[Any], what: str) -> str:
+    """The text of content ``parts`` (objects with ``type`` and ``text``) joined;
+    :class:`~ragline.errors.InvalidInput` for a part that is not text."""
+    texts = []
+    for part in parts:
+        if part.type != "text" or part.text is None:
+            raise InvalidInput(f"{what} of type {part.type!r} are not supported; send text")
+        texts.append(part.text)
+    return "".join(texts)
 
 
 def usd(cost: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -32,27 +31,6 @@ T0 = 1_700_000_000.123456
 
 OpenStore = Callable[[], SessionStore]
 MakeRedisStore = Callable[..., RedisSessionStore]
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[Any]:
-    """A client of the shared server, answering text."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_prefix(redis_client: Any) -> Iterator[str]:
-    """A key prefix of this test's own; every key under it is deleted afterwards."""
-    prefix = f"ragline-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        redis_client.delete(*keys)
-    assert not list(redis_client.scan_iter(match=f"{prefix}*"))
 
 
 @pytest.fixture
@@ -191,42 +169,42 @@ def test_concurrent_saves_of_one_tenant_all_land(open_store: OpenStore) -> None:
 
 
 def test_redis_moves_a_session_between_tenant_listings_on_save(
-        make_redis_store: MakeRedisStore, redis_client: Any, redis_prefix: str) -> None:
+        make_redis_store: MakeRedisStore, redis_text: Any, redis_prefix: str) -> None:
     store = make_redis_store()
     store.save(record("s1"))
     store.save(record("s1", tenant="globex"))
-    assert redis_client.zrange(f"{redis_prefix}tenant:acme", 0, -1) == []
-    assert redis_client.zrange(f"{redis_prefix}tenant:globex", 0, -1) == ["s1"]
+    assert redis_text.zrange(f"{redis_prefix}tenant:acme", 0, -1) == []
+    assert redis_text.zrange(f"{redis_prefix}tenant:globex", 0, -1) == ["s1"]
 
 
 def test_redis_keeps_a_session_in_three_keys_that_expire_together(
-        make_redis_store: MakeRedisStore, redis_client: Any, redis_prefix: str) -> None:
+        make_redis_store: MakeRedisStore, redis_text: Any, redis_prefix: str) -> None:
     store = make_redis_store(ttl_s=1)
     store.save(record())
     keys = {f"{redis_prefix}session:s1", f"{redis_prefix}messages:s1",
             f"{redis_prefix}tenant:acme"}
-    assert set(redis_client.scan_iter(match=f"{redis_prefix}*")) == keys
-    assert all(0 < redis_client.pttl(key) <= 1000 for key in keys)
+    assert set(redis_text.scan_iter(match=f"{redis_prefix}*")) == keys
+    assert all(0 < redis_text.pttl(key) <= 1000 for key in keys)
     time.sleep(0.5)
     store.save(record(updated=T0 + 1))
-    assert all(redis_client.pttl(key) > 900 for key in keys)  # a save starts the TTL again
+    assert all(redis_text.pttl(key) > 900 for key in keys)  # a save starts the TTL again
     time.sleep(1.5)
     with pytest.raises(SessionNotFound):
         store.load("s1")
     assert store.sessions("acme") == []
-    assert not list(redis_client.scan_iter(match=f"{redis_prefix}*"))
+    assert not list(redis_text.scan_iter(match=f"{redis_prefix}*"))
 
 
 def test_a_listing_drops_expired_sessions_and_keeps_the_rest(
-        make_redis_store: MakeRedisStore, redis_client: Any, redis_prefix: str) -> None:
+        make_redis_store: MakeRedisStore, redis_text: Any, redis_prefix: str) -> None:
     make_redis_store(ttl_s=1).save(record("short", updated=T0 + 9))
     kept = make_redis_store()  # no TTL: its sessions, and the tenant's listing, stay
     kept.save(record("long"))
     index = f"{redis_prefix}tenant:acme"
-    assert redis_client.pttl(index) == -1
+    assert redis_text.pttl(index) == -1
     time.sleep(1.5)
     assert [info.id for info in kept.sessions("acme")] == ["long"]
-    assert redis_client.zrange(index, 0, -1) == ["long"]
+    assert redis_text.zrange(index, 0, -1) == ["long"]
 
 
 def test_the_sessions_settings_default_to_sqlite(make_settings: Callable[..., Settings],

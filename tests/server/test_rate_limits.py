@@ -56,26 +56,6 @@ class Backend:
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[Any]:
-    """A client of the shared server, answering text."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_prefix(redis_client: Any) -> Iterator[str]:
-    """A key prefix of this test's own; every key under it is deleted afterwards."""
-    prefix = f"ragline-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        redis_client.delete(*keys)
-
-
-@pytest.fixture
 def make_redis_limiter(redis_url: str,
                        redis_prefix: str) -> Iterator[Callable[[], RedisRateLimiter]]:
     """Build Redis limiters under this test's prefix; every one is closed afterwards."""
@@ -102,7 +82,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
         return Backend(memory, advance, memory.buckets)
     make = request.getfixturevalue("make_redis_limiter")
-    client = request.getfixturevalue("redis_client")
+    client = request.getfixturevalue("redis_text")
     prefix = request.getfixturevalue("redis_prefix")
     return Backend(make(), time.sleep,
                    lambda: len(list(client.scan_iter(match=f"{prefix}*"))))
@@ -273,21 +253,21 @@ def test_redis_limiters_on_one_prefix_share_the_buckets(
 
 @pytest.mark.redis
 def test_redis_buckets_expire_once_they_would_be_full_again(
-        make_redis_limiter: Callable[[], RedisRateLimiter], redis_client: Any,
+        make_redis_limiter: Callable[[], RedisRateLimiter], redis_text: Any,
         redis_prefix: str) -> None:
     limiter = make_redis_limiter()
     key = make_key(rpm=60, tpm=600)
     limiter.acquire(key, 300)
     requests, tokens = (f"{redis_prefix}{{{key.id}}}:{limit}" for limit in ("rpm", "tpm"))
-    assert 0 < redis_client.pttl(requests) <= 1_000  # one request: full in a second
-    assert 25_000 < redis_client.pttl(tokens) <= 30_000  # 300 of 600: full in 30 s
-    assert set(redis_client.hgetall(tokens)) == {"level", "at"}
+    assert 0 < redis_text.pttl(requests) <= 1_000  # one request: full in a second
+    assert 25_000 < redis_text.pttl(tokens) <= 30_000  # 300 of 600: full in 30 s
+    assert set(redis_text.hgetall(tokens)) == {"level", "at"}
 
 
 @pytest.mark.redis
 def test_redis_limiters_on_other_prefixes_count_apart(
         redis_url: str, make_redis_limiter: Callable[[], RedisRateLimiter],
-        redis_client: Any) -> None:
+        redis_text: Any) -> None:
     prefix = f"ragline-test:{uuid.uuid4().hex}:"
     key = make_key(rpm=1)
     make_redis_limiter().acquire(key, 0)
@@ -297,7 +277,7 @@ def test_redis_limiters_on_other_prefixes_count_apart(
         refused(other, key, 0)
     finally:
         other.close()
-        redis_client.delete(*redis_client.scan_iter(match=f"{prefix}*"))
+        redis_text.delete(*redis_text.scan_iter(match=f"{prefix}*"))
 
 
 def test_unreachable_redis_refuses_limited_keys_with_store_unavailable() -> None:
