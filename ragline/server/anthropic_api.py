@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.errors import InvalidInput
 from ragline.models.streaming import DeltaStream
-from ragline.server.errors import stream_error
+from ragline.server.errors import error_body
 from ragline.server.gateway import Gateway
 from ragline.server.sse import Pumps, event, pumped
 from ragline.server.turns import (
@@ -173,7 +173,7 @@ async def _events(gateway: Gateway, turn: Turn, stream: DeltaStream[Any],
             yield _event("message_stop", {})
         else:
             failed_turn(gateway, item)
-            yield f"event: error\ndata: {json.dumps(stream_error('/v1/messages', item))}\n\n"
+            yield f"event: error\ndata: {json.dumps(error_body(item, '/v1/messages'))}\n\n"
 
 
 @router.post("/messages", response_model=None)

@@ -66,13 +66,13 @@ class PayloadTooLarge(RagLineError):
     http_status = 413
 
 
-def error_body(exc: BaseException) -> dict[str, Any]:
-    """The JSON error body of ``exc``: its class name and its (redacted) message; a bug's
-    message is not shown."""
+def error_body(exc: BaseException, path: str = "") -> dict[str, Any]:
+    """The JSON error body of ``exc`` in the dialect of ``path`` (:func:`dialect_body`;
+    ragline's own by default): its class name and its (redacted) message; a bug's message
+    is not shown."""
     if isinstance(exc, RagLineError):
-        return {"error": {"type": type(exc).__name__, "message": str(exc),
-                          "status": exc.http_status}}
-    return {"error": {"type": "InternalError", "message": INTERNAL, "status": 500}}
+        return dialect_body(path, exc.http_status, type(exc).__name__, str(exc))
+    return dialect_body(path, 500, "InternalError", INTERNAL)
 
 
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
@@ -93,14 +93,6 @@ def dialect_body(path: str, status: int, kind: str, message: str) -> dict[str, A
         return {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
                           "param": None, "code": kind}}
     return {"error": {"type": kind, "message": message, "status": status}}
-
-
-def stream_error(path: str, exc: BaseException) -> dict[str, Any]:
-    """The error body a stream sends when it fails midway, in the dialect of ``path``; a
-    bug's message is not shown."""
-    if isinstance(exc, RagLineError):
-        return dialect_body(path, exc.http_status, type(exc).__name__, redact(str(exc)))
-    return dialect_body(path, 500, "InternalError", INTERNAL)
 
 
 def error_response(status: int, kind: str, message: str, *, path: str = "",

@@ -28,7 +28,7 @@ from ragline.cost.metered import query_scope
 from ragline.errors import InvalidInput
 from ragline.models.streaming import DeltaStream
 from ragline.models.tokens import count_tokens
-from ragline.server.errors import ModelNotFound, stream_error
+from ragline.server.errors import ModelNotFound, error_body
 from ragline.server.gateway import Gateway
 from ragline.server.openai_schema import (
     ChatCompletionIn,
@@ -113,7 +113,7 @@ async def _chunks(gateway: Gateway, turn: Turn, stream: DeltaStream[Any], pumps:
                 yield _data(chunk_json(rid, turn.name, created, delta={}, usage=outcome.usage))
         else:
             failed_turn(gateway, item)
-            yield _data(stream_error("/v1/chat/completions", item))
+            yield _data(error_body(item, "/v1/chat/completions"))
             return
     yield "data: [DONE]\n\n"
 
