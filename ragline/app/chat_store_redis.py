@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from ragline.app.chat_store import SessionInfo, SessionRecord, from_epoch
-from ragline.cache.redis_store import import_redis
+from ragline.cache.redis_store import import_redis, text_client
 from ragline.errors import ConfigError, SessionNotFound, SessionStoreUnavailable
 from ragline.types import Message
 
@@ -54,13 +54,11 @@ class RedisSessionStore:
                  ttl_s: float | None = None, timeout_s: float = 5.0) -> None:
         if ttl_s is not None and ttl_s <= 0:
             raise ConfigError(f"sessions.ttl_s must be > 0 seconds or None, not {ttl_s}")
-        module = import_redis("sessions.backend 'redis'")
-        try:
-            self.client: redis.Redis = module.Redis.from_url(
-                url, decode_responses=True, socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s)
-        except ValueError as exc:
-            raise ConfigError(f"sessions.redis_url {url!r} cannot be used: {exc}") from None
+        needed_by = "sessions.backend 'redis'"
+        self.client: redis.Redis = text_client(url, needed_by=needed_by,
+                                               setting="sessions.redis_url",
+                                               timeout_s=timeout_s)
+        module = import_redis(needed_by)
         self._watch_error: type[Exception] = module.WatchError
         self._redis_error: type[Exception] = module.RedisError
         self.prefix = prefix

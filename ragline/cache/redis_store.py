@@ -49,6 +49,18 @@ def import_redis(needed_by: str = "the Redis cache") -> Any:
     return redis
 
 
+def text_client(url: str, *, needed_by: str, setting: str, timeout_s: float) -> Any:
+    """A client of the Redis server at ``url`` that answers text (``decode_responses``),
+    each call bounded by ``timeout_s``; :class:`ConfigError` naming ``setting`` for a URL
+    redis cannot use, or ``needed_by`` when the package is missing."""
+    module = import_redis(needed_by)
+    try:
+        return module.Redis.from_url(url, decode_responses=True, socket_timeout=timeout_s,
+                                     socket_connect_timeout=timeout_s)
+    except ValueError as exc:
+        raise ConfigError(f"{setting} {url!r} cannot be used: {exc}") from None
+
+
 class RedisCacheStore:
     """A :class:`~ragline.cache.store.CacheStore` on a Redis server.
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ragline.cache.redis_store import import_redis
-from ragline.errors import ConfigError, RateLimitExceeded, StoreUnavailable
+from ragline.cache.redis_store import import_redis, text_client
+from ragline.errors import RateLimitExceeded, StoreUnavailable
 
 if TYPE_CHECKING:
     import redis
@@ -210,13 +210,11 @@ class RedisRateLimiter:
 
     def __init__(self, url: str, *, prefix: str = "ragline:ratelimit:",
                  timeout_s: float = 1.0) -> None:
-        module = import_redis("gateway.rate_limits 'redis'")
-        try:
-            self.client: redis.Redis = module.Redis.from_url(
-                url, decode_responses=True, socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s)
-        except ValueError as exc:
-            raise ConfigError(f"gateway.redis_url {url!r} cannot be used: {exc}") from None
+        needed_by = "gateway.rate_limits 'redis'"
+        self.client: redis.Redis = text_client(url, needed_by=needed_by,
+                                               setting="gateway.redis_url",
+                                               timeout_s=timeout_s)
+        module = import_redis(needed_by)
         self._errors: tuple[type[BaseException], ...] = (module.RedisError, OSError)
         self.prefix = prefix
         self._acquire = self.client.register_script(_ACQUIRE)
