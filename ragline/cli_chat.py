@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from ragline.app.chat import ChatSession
-from ragline.app.chat_store import SessionStore, open_session_store
+from ragline.app.chat_store import SessionRecord, SessionStore, open_session_store
 from ragline.app.pipeline import RAGPipeline
 from ragline.cli_common import (
     ConfigOption,
@@ -89,10 +89,13 @@ def _sessions(store: SessionStore, tenant: str, current: str) -> None:
                   markup=False)
 
 
-def _converse(pipeline: RAGPipeline, store: SessionStore, session: str | None) -> None:
-    """Run the chat loop until ``/quit``, EOF or Ctrl-C at the prompt."""
+def _converse(pipeline: RAGPipeline, store: SessionStore,
+              session: SessionRecord | None) -> None:
+    """Run the chat loop until ``/quit``, EOF or Ctrl-C at the prompt, continuing the saved
+    ``session`` (None: a new one)."""
     interactive = sys.stdin.isatty()
-    chat = ChatSession.open(pipeline, store, session_id=session)
+    chat = (ChatSession.open(pipeline, store) if session is None
+            else ChatSession.resume(pipeline, store, session))
     out.print(f"session {chat.id}" + (f" ({chat.title})" if chat.title else "")
               + (f"; {COMMANDS}" if interactive else ""), style="dim", highlight=False)
     last: Answer | None = None
@@ -127,10 +130,12 @@ def chat(collection: Annotated[str | None, typer.Option(
     """Chat with your documents: follow-up questions, streamed answers, saved sessions."""
     settings = settings_from(config)
     with closing(open_session_store(settings)) as store:
-        if session is not None and collection is None:  # a reopened session asks its own
-            collection = store.load(session, tenant=settings.cost.tenant).collection or None
+        record = None if session is None else store.load(session,
+                                                          tenant=settings.cost.tenant)
+        if record is not None and collection is None:  # a reopened session asks its own
+            collection = record.collection or None
         with RAGPipeline.from_settings(settings, collection=collection) as pipeline:
             try:
-                _converse(pipeline, store, session)
+                _converse(pipeline, store, record)
             except KeyboardInterrupt:
                 out.print()

@@ -106,12 +106,19 @@ class ChatSession:
         ``tenant`` defaults to the config's ``cost.tenant``; a saved session of another
         tenant, or an unknown id, raises :class:`~ragline.errors.SessionNotFound`.
         """
-        session = cls(pipeline, session_id=session_id, tenant=tenant, store=store,
+        if session_id is None:
+            return cls(pipeline, tenant=tenant, store=store, model=model, window=window)
+        record = store.load(session_id, tenant=tenant or pipeline.settings.cost.tenant)
+        return cls.resume(pipeline, store, record, model=model, window=window)
+
+    @classmethod
+    def resume(cls, pipeline: RAGPipeline, store: SessionStore, record: SessionRecord, *,
+               model: ChatModel | None = None, window: int = DEFAULT_WINDOW) -> ChatSession:
+        """The session ``record`` (as ``store`` loaded it) restored with its messages and
+        summary; it asks its recorded collection's ``pipeline`` and saves to ``store``."""
+        session = cls(pipeline, session_id=record.id, tenant=record.tenant, store=store,
                       model=model, window=window)
-        if session_id is not None:
-            loaded = store.load(session_id, tenant=session.tenant)
-            session._record = replace(loaded, collection=loaded.collection
-                                      or pipeline.index.name)
+        session._record = replace(record, collection=record.collection or pipeline.index.name)
         return session
 
     @property

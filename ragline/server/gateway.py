@@ -170,12 +170,8 @@ class Gateway:
     def model_names(self, caller: Caller) -> list[str]:
         """Every model name the caller may call: ``ragline/auto``, the configured models,
         and ``ragline/rag/<collection>`` for each collection."""
-        from ragline.cache.semantic import COLLECTION as SEMANTIC_CACHE
-        from ragline.rag.connect import collection_names
-
-        collections = set(collection_names(self.settings, exclude={SEMANTIC_CACHE}))
-        collections.add(self.settings.collection)
-        names = [AUTO, *self.configured(), *(RAG_PREFIX + c for c in sorted(collections))]
+        collections = self.state.collections()
+        names = [AUTO, *self.configured(), *(RAG_PREFIX + c for c in collections)]
         key = caller.key
         if key is None:
             return names

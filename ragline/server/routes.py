@@ -15,9 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
 
-from ragline.cache.semantic import COLLECTION as SEMANTIC_CACHE
 from ragline.errors import InvalidInput
-from ragline.rag.connect import collection_names
 from ragline.redact import redact
 from ragline.server.documents import ingest_upload, neighbours, read_passage
 from ragline.server.errors import error_body
@@ -76,9 +74,7 @@ def list_collections(request: Request) -> dict[str, Any]:
     """The collections that can be asked, and the default one (listed even before its
     first document)."""
     state = _state(request)
-    names = set(collection_names(state.settings, exclude={SEMANTIC_CACHE}))
-    return {"default": state.settings.collection,
-            "collections": sorted(names | {state.settings.collection})}
+    return {"default": state.settings.collection, "collections": state.collections()}
 
 
 @router.post("/api/sessions", status_code=201)

@@ -24,10 +24,11 @@ from ragline.app.chat import ChatSession
 from ragline.app.chat_store import SessionInfo, SessionRecord, now, open_session_store
 from ragline.app.pipeline import RAGPipeline
 from ragline.app.streaming import AnswerStream
+from ragline.cache.semantic import COLLECTION as SEMANTIC_CACHE
 from ragline.config import Settings
 from ragline.errors import CollectionNotFound, InvalidInput, SessionNotFound
 from ragline.models.chat import ChatModel
-from ragline.rag.connect import check_name
+from ragline.rag.connect import check_name, collection_names
 from ragline.server.views import answer_json
 from ragline.types import Answer
 
@@ -140,6 +141,12 @@ class ServerState:
         self.store.save(record)
         return record, pipeline.index.name
 
+    def collections(self) -> list[str]:
+        """The collections that can be asked, sorted: those the settings reach (less the
+        semantic answer cache's), and the default one even before its first document."""
+        names = set(collection_names(self.settings, exclude={SEMANTIC_CACHE}))
+        return sorted(names | {self.settings.collection})
+
     def collection_of(self, record: SessionRecord | SessionInfo) -> str:
         """The collection the session asks (the default one when none was recorded)."""
         return record.collection or self.settings.collection
@@ -153,9 +160,8 @@ class ServerState:
                 self._live.move_to_end(session_id)
                 return live
         record = self.store.load(session_id, tenant=self.tenant)
-        pipeline = self.pipelines.get(self.collection_of(record))
-        opened = ChatSession.open(pipeline, self.store, session_id=session_id,
-                                  tenant=self.tenant)
+        opened = ChatSession.resume(self.pipelines.get(self.collection_of(record)),
+                                    self.store, record)
         with self._lock:
             live = self._live.setdefault(session_id, opened)
             self._live.move_to_end(session_id)
