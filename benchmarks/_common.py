@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -198,3 +199,18 @@ def timed_queries(run: Callable[[int], object], total: int, *, warm: int,
         run(i)
         samples.append((time.perf_counter() - t0) * 1000)
     return samples
+
+
+def run_checked(command: list[str], timeout_s: float,
+                error: type[Exception] = RuntimeError) -> str:
+    """``command``'s standard output; ``error`` saying why (its last lines of output) when
+    it cannot start, runs past ``timeout_s`` or exits non-zero."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise error(f"{command[0]}: {exc}") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise error(f"{' '.join(command[:4])} failed: {' | '.join(tail)}")
+    return done.stdout

@@ -11,13 +11,13 @@ benchmark prints ``skipped: GPTCache ...``.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import run_checked
 
 PINS = ("gptcache==0.1.44", "faiss-cpu==1.15.1")
 """What the venv holds: GPTCache and the Faiss its default vector store uses."""
@@ -29,15 +29,7 @@ class Unavailable(RuntimeError):
 
 
 def _run(command: list[str], timeout_s: float) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise Unavailable(f"{command[0]}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise Unavailable(f"{' '.join(command[:4])} failed: {' | '.join(tail)}")
-    return done.stdout
+    return run_checked(command, timeout_s, Unavailable)
 
 
 def gptcache_python(cache: Path) -> Path:

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from _common import load_average, print_footer, print_header, print_table
+from _common import load_average, print_footer, print_header, print_table, run_checked
 from gateway_load import LoadResult, chat_request_factory, pin_to_core, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,20 +218,10 @@ def litellm_python(spec: str = LITELLM_SPEC, venv: Path = LITELLM_VENV) -> Path:
         return litellm
     print(f"... installing {spec} into {venv} (once; a few minutes)", flush=True)
 
-    def run(command: list[str], timeout_s: float) -> None:
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                                  check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"{command[0]}: {exc}") from exc
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-2:]
-            raise RuntimeError(f"{' '.join(command[:4])} failed: {' | '.join(tail)}")
-
     venv.parent.mkdir(parents=True, exist_ok=True)
     if not (venv / "bin" / "python").exists():
-        run([sys.executable, "-m", "venv", str(venv)], 300)
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", spec], 1800)
+        run_checked([sys.executable, "-m", "venv", str(venv)], 300)
+    run_checked([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", spec], 1800)
     if not litellm.exists():
         raise RuntimeError(f"{spec} installed no {litellm}")
     stamp.write_text(spec)

@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from gateway_upstream import dechunk
+
 RequestFactory = Callable[[int], bytes]
 
 
@@ -196,24 +198,8 @@ def _parse_response(buffer: bytearray) -> tuple[int, int, bool] | None:
             close = b"close" in value
     start = end + 4
     if chunked:
-        pos = start
-        while True:
-            eol = buffer.find(b"\r\n", pos)
-            if eol < 0:
-                return None
-            size = int(bytes(buffer[pos:eol]).split(b";", 1)[0], 16)
-            pos = eol + 2
-            if size == 0:
-                trailer_end = buffer.find(b"\r\n", pos)
-                while trailer_end > pos:
-                    pos = trailer_end + 2
-                    trailer_end = buffer.find(b"\r\n", pos)
-                if trailer_end < 0:
-                    return None
-                return status, trailer_end + 2, close
-            pos += size + 2
-            if len(buffer) < pos:
-                return None
+        decoded = dechunk(buffer, start)
+        return None if decoded is None else (status, decoded[1], close)
     if length < 0:
         if status in (204, 304) or 100 <= status < 200:
             return status, start, close

@@ -105,7 +105,7 @@ class UpstreamProtocol(asyncio.Protocol):
                 keep_alive = token != "close" and (keep_alive or token == "keep-alive")
         start = end + 4
         if chunked:
-            decoded = _dechunk(buffer, start)
+            decoded = dechunk(buffer, start)
             if decoded is None:
                 return False
             body, consumed = decoded
@@ -145,7 +145,7 @@ class UpstreamProtocol(asyncio.Protocol):
         self.transport = None
 
 
-def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+def dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
     """A chunked body starting at ``start``: (body, end offset), or None while incomplete."""
     out = bytearray()
     pos = start
