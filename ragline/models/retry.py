@@ -27,9 +27,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.stop import stop_base
-
 from ragline.errors import ConfigError, ProviderError
 from ragline.models.streaming import Delta
 
@@ -70,17 +67,6 @@ def time_left(timeout_s: float) -> float:
     return timeout_s if end is None else max(0.001, min(timeout_s, end - time.monotonic()))
 
 
-class _PastDeadline(stop_base):
-    """Stop retrying when the next wait would end at or after the request's deadline."""
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        end = _deadline.get()
-        return end is not None and time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= end
-
-
-_past_deadline = _PastDeadline()
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how long to retry a provider call that failed with a retryable error.
@@ -113,40 +99,48 @@ class RetryPolicy:
         hint = getattr(error, "retry_after", None)
         return backoff if hint is None else max(backoff, min(hint, self.max_retry_after_s))
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome is not None else None
-        return self.wait_s(error, state.attempt_number)
-
-    def _log(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning("%s; retrying in %.1f s (attempt %d of %d)", error, wait,
-                    state.attempt_number + 1, self.max_retries + 1)
+    def _next_wait(self, error: Exception, retry: int) -> float | None:
+        """Seconds to wait before retry number ``retry`` after ``error`` (logged), or None
+        when there is to be none: the error is not retryable, the retries are spent, or
+        the wait would end at or after the request's deadline."""
+        if not _retryable(error) or retry > self.max_retries:
+            return None
+        wait = self.wait_s(error, retry)
+        end = _deadline.get()
+        if end is not None and time.monotonic() + wait >= end:
+            return None
+        log.warning("%s; retrying in %.1f s (attempt %d of %d)", error, wait, retry + 1,
+                    self.max_retries + 1)
+        return wait
 
     def call(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it succeeds, a non-retryable error, the last retry fails or
-        the deadline leaves no time for another."""
+        the deadline leaves no time for another; the last error is raised."""
         with request_deadline(self.deadline_s):
-            retrying = Retrying(sleep=self.sleep,
-                                stop=stop_after_attempt(self.max_retries + 1) | _past_deadline,
-                                wait=self._wait, retry=retry_if_exception(_retryable),
-                                before_sleep=self._log, reraise=True)
-            return retrying(attempt)
+            retry = 1
+            while True:
+                try:
+                    return attempt()
+                except Exception as error:
+                    wait = self._next_wait(error, retry)
+                    if wait is None:
+                        raise
+                self.sleep(wait)
+                retry += 1
 
     async def acall(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Async twin of :meth:`call`: awaits ``attempt()`` and sleeps with ``async_sleep``."""
         with request_deadline(self.deadline_s):
-            retrying = AsyncRetrying(
-                sleep=self.async_sleep,
-                stop=stop_after_attempt(self.max_retries + 1) | _past_deadline,
-                wait=self._wait, retry=retry_if_exception(_retryable), before_sleep=self._log,
-                reraise=True)
-
-            async def run() -> T:  # tenacity awaits only what a coroutine function returns
-                return await attempt()
-
-            result: T = await retrying(run)
-            return result
+            retry = 1
+            while True:
+                try:
+                    return await attempt()
+                except Exception as error:
+                    wait = self._next_wait(error, retry)
+                    if wait is None:
+                        raise
+                await self.async_sleep(wait)
+                retry += 1
 
     def stream(self, open_stream: Callable[[], Iterator[Delta]]) -> Iterator[Delta]:
         """Open a provider stream, retrying until its first delta arrives, then pass it on."""
