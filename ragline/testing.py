@@ -210,22 +210,30 @@ def _no_retries() -> RetryPolicy:
 
 def openai_chat_model(server: ScriptedServer, retry: RetryPolicy | None = None, *,
                       compatible: bool = False, timeout_s: float = 60.0,
-                      model: str = "gpt-4o-mini") -> OpenAIChatModel:
+                      model: str = "gpt-4o-mini", wire: bool = False) -> OpenAIChatModel:
     """ragline's ``openai`` provider (``openai_compatible`` with ``compatible``), its real sync
-    and async SDK clients talking to ``server``. ``retry`` defaults to no retries; the SDK's
-    own retries are off, as in production."""
+    and async SDK clients talking to ``server``; with ``wire``, its non-streamed async calls
+    go over an :class:`~ragline.models.openai_wire.OpenAIWire` to ``server`` instead, as a
+    model built from settings does. ``retry`` defaults to no retries; the SDK's own retries
+    are off, as in production."""
     import httpx2
     import openai
 
     from ragline.models.openai_chat import OpenAIChatModel
+    from ragline.models.openai_wire import OpenAIWire
 
     options: dict[str, Any] = {"api_key": "sk-test", "base_url": "https://api.openai.test/v1",
                                "max_retries": 0}
+    over_wire = OpenAIWire(
+        provider="openai_compatible" if compatible else "openai", api_key="sk-test",
+        base_url=options["base_url"],
+        http_client=httpx2.AsyncClient(transport=server.transport)) if wire else None
     return OpenAIChatModel(
         model=model, compatible=compatible, timeout_s=timeout_s, retry=retry or _no_retries(),
         client=openai.OpenAI(**options, http_client=httpx2.Client(transport=server.transport)),
         async_client=openai.AsyncOpenAI(
-            **options, http_client=httpx2.AsyncClient(transport=server.transport)))
+            **options, http_client=httpx2.AsyncClient(transport=server.transport)),
+        wire=over_wire)
 
 
 def anthropic_chat_model(server: ScriptedServer, retry: RetryPolicy | None = None, *,

@@ -83,6 +83,24 @@ def malformed_response(provider: str, model: str, detail: str, *, status_code: i
         provider=provider, model=model, status_code=status_code, partial=partial)
 
 
+def timed_out(provider: str, model: str, url: str, *,
+              partial: ChatResponse | None = None) -> ProviderTimeout:
+    """The error for an upstream that did not answer in time."""
+    return ProviderTimeout(
+        f"{provider} did not answer {model} at {url} within the time allowed; retry later, "
+        "or raise generation.timeout_s (each attempt) or generation.deadline_s (the whole "
+        "request)", provider=provider, model=model, partial=partial)
+
+
+def connection_failed(provider: str, model: str, url: str, exc: BaseException, *,
+                      partial: ChatResponse | None = None) -> ProviderUnavailable:
+    """The error for a connection to the upstream that failed or broke off."""
+    return ProviderUnavailable(
+        f"the connection to {provider} ({model}) at {url} failed or broke off ({exc}); "
+        "check generation.base_url and the network, or retry later",
+        provider=provider, model=model, partial=partial)
+
+
 def _error_fields(exc: Any) -> tuple[str, str, str]:
     """(type, code, message) of an SDK error, from the OpenAI or the Anthropic body shape."""
     body = exc.body
@@ -141,16 +159,10 @@ def provider_error(exc: BaseException, sdk: Any, *, provider: str, model: str,
     """
     import httpx2  # the transport under both SDKs; installed with them
 
-    common: dict[str, Any] = {"provider": provider, "model": model, "partial": partial}
     if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
-        return ProviderTimeout(
-            f"{provider} did not answer {model} at {_url_of(exc)} within the time allowed; "
-            "retry later, or raise generation.timeout_s (each attempt) or "
-            "generation.deadline_s (the whole request)", **common)
+        return timed_out(provider, model, _url_of(exc), partial=partial)
     if isinstance(exc, sdk.APIConnectionError | httpx2.TransportError):
-        return ProviderUnavailable(
-            f"the connection to {provider} ({model}) at {_url_of(exc)} failed or broke off "
-            f"({exc}); check generation.base_url and the network, or retry later", **common)
+        return connection_failed(provider, model, _url_of(exc), exc, partial=partial)
     if isinstance(exc, sdk.APIResponseValidationError | json.JSONDecodeError):
         return malformed_response(provider, model, str(exc), partial=partial,
                                   status_code=getattr(exc, "status_code", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -34,6 +35,7 @@ from ragline.testing import (
 
 MakeModel = Callable[[ScriptedServer], ChatModel]
 PROVIDERS = [pytest.param(openai_chat_model, id="openai"),
+             pytest.param(functools.partial(openai_chat_model, wire=True), id="openai-wire"),
              pytest.param(anthropic_chat_model, id="anthropic")]
 
 
@@ -74,9 +76,11 @@ def failure(make: MakeModel, *replies: Callable[[httpx.Request], httpx.Response]
     (503, openai_error("The engine is currently overloaded", "server_error"),
      ProviderUnavailable),
 ])
+@pytest.mark.parametrize("wire", [False, True], ids=["sdk", "wire"])
 def test_openai_statuses(status: int, body: dict[str, Any], expected: type[ProviderError],
-                         ) -> None:
-    error = failure(openai_chat_model, json_reply(status, body))
+                         wire: bool) -> None:
+    make = functools.partial(openai_chat_model, wire=wire)
+    error = failure(make, json_reply(status, body), use_async=wire)
     assert type(error) is expected
     assert (error.provider, error.model, error.status_code) == ("openai", "gpt-4o-mini", status)
     assert body["error"]["message"] in str(error)
@@ -146,10 +150,12 @@ def test_invalid_json_is_a_malformed_response(make: MakeModel) -> None:
     assert "malformed response" in str(error)
 
 
-def test_a_completion_without_choices_is_malformed() -> None:
+@pytest.mark.parametrize("wire", [False, True], ids=["sdk", "wire"])
+def test_a_completion_without_choices_is_malformed(wire: bool) -> None:
     body = openai_completion()
     del body["choices"]
-    error = failure(openai_chat_model, json_reply(200, body))
+    error = failure(functools.partial(openai_chat_model, wire=wire), json_reply(200, body),
+                    use_async=wire)
     assert type(error) is ProviderError
     assert "malformed response" in str(error) and "no choices" in str(error)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,8 @@ from ragline.types import ChatResponse
 
 MakeModel = Callable[..., ChatModel]
 PROVIDERS = [pytest.param(openai_chat_model, openai_completion, id="openai"),
+             pytest.param(functools.partial(openai_chat_model, wire=True), openai_completion,
+                          id="openai-wire"),
              pytest.param(anthropic_chat_model, anthropic_message, id="anthropic")]
 SLOW_DOWN = {"error": {"type": "rate_limit_error", "message": "slow down"}}
 BOOM = {"error": {"type": "api_error", "message": "boom"}}
