@@ -8,7 +8,9 @@ is looked up in a :class:`~ragline.cache.store.CacheStore`:
   ``(cache hit)`` after it, and the lookup's ms in ``timings["cache"]``;
 - a miss calls the wrapped model, stores the response and returns it with ``cache="miss"``.
   Concurrent identical misses share one upstream call (single-flight); the callers that
-  waited get the answer as a hit.
+  waited get the answer as a hit. On an event loop (``agenerate``) an in-process store is
+  read on the loop and written once the loop's current step ends, after the response has
+  gone out and before the next request is read; a network store is called from a thread.
 
 Streams: a miss streams from upstream while recording the deltas and stores the reply only
 when the stream completed (a broken or abandoned stream stores nothing); a hit is replayed
@@ -19,12 +21,14 @@ backend is down answers misses and drops writes, so requests still succeed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, replace
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from ragline.cache.keys import CacheKey, CacheScope, cache_key
 from ragline.cache.singleflight import AsyncSingleFlight, SingleFlight
@@ -34,6 +38,8 @@ from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.wrapper import ChatModelWrapper, route_of
 from ragline.types import ChatRequest, ChatResponse, Usage
+
+T = TypeVar("T")
 
 
 def scope_from_metadata(request: ChatRequest) -> CacheScope:
@@ -130,20 +136,38 @@ class CachedChatModel(ChatModelWrapper):
         response, led = self._flight.do(key, fill)
         return response if led else self._shared(response, started)
 
+    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)`` for an async caller: at once when the store is in-process
+        (SQLite), else in a worker thread (a network store must not stall the loop)."""
+        if self.store.in_process:
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
+
     async def agenerate(self, request: ChatRequest) -> ChatResponse:
-        """Async twin of :meth:`generate`; the store is called in a worker thread."""
+        """Async twin of :meth:`generate`; a network store is called in a worker thread, an
+        in-process one on the loop, its write once the loop's current step ends."""
         started = time.perf_counter()
         key = self.key_for(request)
-        payload = await asyncio.to_thread(self.store.get, key)
+        payload = await self._off_loop(self.store.get, key)
         if payload is not None:
             return decode_hit(payload, started)
 
         async def fill() -> ChatResponse:
-            again = await asyncio.to_thread(self.store.get, key)
-            if again is not None:
-                return decode_hit(again, started)
+            # a flight that ended while a network store was read may have stored the key;
+            # an in-process store was read with no await before the flight began
+            if not self.store.in_process:
+                again = await asyncio.to_thread(self.store.get, key)
+                if again is not None:
+                    return decode_hit(again, started)
             response = await self.inner.agenerate(request)
-            return await asyncio.to_thread(self._store, key, response)
+            if not self.store.in_process:
+                return await asyncio.to_thread(self._store, key, response)
+            # stored once this step of the loop ends: after the response is sent, before
+            # the loop reads another request
+            payload = encode_response(response, route_of(response, self.inner))
+            asyncio.get_running_loop().call_soon(
+                functools.partial(self.store.put, key, payload, ttl_s=self.ttl_s))
+            return replace(response, cache="miss")
 
         response, led = await self._aflight.do(key, fill)
         return response if led else self._shared(response, started)
@@ -186,7 +210,7 @@ class CachedChatModel(ChatModelWrapper):
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         started = time.perf_counter()
         key = self.key_for(request)
-        payload = await asyncio.to_thread(self.store.get, key)
+        payload = await self._off_loop(self.store.get, key)
         if payload is not None:
             hit = decode_hit(payload, started)
             for piece in replay_chunks(hit.text):
@@ -206,4 +230,4 @@ class CachedChatModel(ChatModelWrapper):
                 await inner.aclose()
         if inner.response is not None:
             response = replace(inner.response, text="".join(parts))
-            yield await asyncio.to_thread(self._store, key, response)
+            yield await self._off_loop(self._store, key, response)

@@ -69,6 +69,8 @@ class RedisCacheStore:
     apply to every entry. ``timeout_s`` bounds each Redis call.
     """
 
+    in_process = False
+
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ragline:cache",
                  ttl_s: float | None = 86_400.0, max_entries: int | None = 10_000,
                  timeout_s: float = 0.5, retry_after_s: float = 5.0,

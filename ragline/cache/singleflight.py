@@ -78,18 +78,26 @@ class AsyncSingleFlight(Generic[T]):
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The awaited ``fn()`` and whether this caller ran it (False: shared a leader's).
 
-        A follower re-raises the leader's exception (and is cancelled with a cancelled
-        leader); a cancelled follower does not cancel the leader.
+        A follower re-raises the leader's exception. A cancelled leader (its client went
+        away) does not cancel its followers: they start the call again, one of them
+        leading. A cancelled follower does not cancel the leader.
         """
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
-        with self._lock:
-            future = self._calls.get(slot)
-            leader = future is None
-            if future is None:
-                future = self._calls[slot] = loop.create_future()
-        if not leader:
-            return await asyncio.shield(future), False
+        while True:
+            with self._lock:
+                future = self._calls.get(slot)
+                leader = future is None
+                if future is None:
+                    future = self._calls[slot] = loop.create_future()
+            if leader:
+                break
+            try:
+                return await asyncio.shield(future), False
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not future.cancelled() or task is None or task.cancelling():
+                    raise  # this caller was cancelled, not the leader
         try:
             result = await fn()
         except asyncio.CancelledError:

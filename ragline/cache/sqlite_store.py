@@ -2,8 +2,12 @@
 
 WAL journal, so readers never wait for a writer; each write is one ``BEGIN IMMEDIATE``
 transaction (insert, then eviction), so a crash leaves the entry either whole or absent.
-Entries expire after ``ttl_s`` (checked on read, deleted on the next write); each tenant
-keeps at most ``max_entries``, the least recently hit evicted first. A database error is
+Entries expire after ``ttl_s`` (checked on read, deleted by the next sweep); each tenant
+keeps at most ``max_entries``, the least recently hit evicted first. The sweep (expired
+entries, then the excess) counts the tenant's entries, which costs more than the write, so
+it runs with every ``max_entries // 100``-th write of a process (every write for a bound
+under 200, at most every :data:`SWEEP_EVERY`-th): a tenant may hold up to 1 % more entries
+than its bound in between. A database error is
 logged (once a minute) and answered as a miss: the cache never fails a request.
 """
 
@@ -21,6 +25,9 @@ from ragline.cache.keys import CacheKey
 from ragline.cache.store import CacheStats, Counters, OutageLog, check_bounds
 
 log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 100
+"""Writes between two sweeps at most (see the module docstring)."""
 
 FILENAME = "cache.sqlite"
 """The store's file name under ``home``."""
@@ -42,6 +49,8 @@ class SQLiteCacheStore:
     bound) apply to every entry; ``clock`` gives the time in seconds (tests move it).
     """
 
+    in_process = True
+
     def __init__(self, path: str | Path, *, ttl_s: float | None = 86_400.0,
                  max_entries: int | None = 10_000,
                  clock: Callable[[], float] = time.time) -> None:
@@ -51,6 +60,9 @@ class SQLiteCacheStore:
         self.max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
+        self._sweep_every = 1 if max_entries is None else max(
+            1, min(SWEEP_EVERY, max_entries // 100))
+        self._writes = 0
         self._counters = Counters()
         self._outage = OutageLog(log)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,8 +110,8 @@ class SQLiteCacheStore:
         return row[1] if found else None
 
     def put(self, key: CacheKey, payload: str, *, ttl_s: float | None = None) -> None:
-        """Store ``payload`` under ``key``, then evict expired and least recently hit
-        entries of its tenant past ``max_entries``."""
+        """Store ``payload`` under ``key``; when a sweep is due (module docstring), evict
+        expired and least recently hit entries of its tenant past ``max_entries``."""
         now = self._clock()
         ttl = ttl_s if ttl_s is not None else self.ttl_s
         try:
@@ -107,7 +119,9 @@ class SQLiteCacheStore:
                 db.execute("insert or replace into entries values (?, ?, ?, ?, ?, ?, ?)",
                            (key.tenant, key.digest, key.material, payload, now,
                             None if ttl is None else now + ttl, now))
-                evicted = self._evict(db, key.tenant, now)
+                self._writes += 1
+                evicted = (self._evict(db, key.tenant, now)
+                           if self._writes % self._sweep_every == 0 else 0)
         except sqlite3.Error as exc:
             self._failed("writing the SQLite cache", exc)
             return

@@ -39,7 +39,14 @@ class CacheStats:
 
 @runtime_checkable
 class CacheStore(Protocol):
-    """Where the exact cache keeps its entries. Every method is safe to call from threads."""
+    """Where the exact cache keeps its entries. Every method is safe to call from threads.
+
+    ``in_process`` is True for a store whose calls touch only this machine's memory or
+    disk (SQLite): quick enough to make from an event loop. A store behind a network
+    (Redis) says False, and async callers reach it from a worker thread.
+    """
+
+    in_process: bool
 
     def get(self, key: CacheKey) -> str | None:
         """The payload stored under ``key``, or None (absent, expired, other material)."""

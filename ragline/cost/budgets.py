@@ -147,6 +147,14 @@ class BudgetGuard:
         return cls(ledger, settings.budgets.limits)
 
     @property
+    def in_process(self) -> bool:
+        """True when the counters are in a SQLite file (an event loop may book them); False
+        on a database server, where async callers book from a worker thread."""
+        if isinstance(self._store, Ledger):
+            return self._store.in_process
+        return self._store.dialect.name == "sqlite"
+
+    @property
     def _engine(self) -> Engine:
         engine = self._store.engine if isinstance(self._store, Ledger) else self._store
         return self._schema.ready(engine)

@@ -333,6 +333,12 @@ class Ledger:
         return cls(sqlite_under_home(settings.home, "ledger.sqlite"))
 
     @property
+    def in_process(self) -> bool:
+        """True for a SQLite file (a write touches only this machine: an event loop may make
+        it); False for a database server, whose writes async callers make from a thread."""
+        return self._engine.dialect.name == "sqlite"
+
+    @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine, with the ledger table created."""
         return self._schema.ready(self._engine)

@@ -12,6 +12,7 @@ a stream the caller closed early (its tokens counted with the tokenizer).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 import uuid
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from ragline.cost.deferred import DeferredRows
 from ragline.cost.ledger import CallRecord, Ledger
 from ragline.cost.prices import PriceCatalogue
 from ragline.errors import ProviderError
@@ -97,20 +99,26 @@ class CostMeter:
         self.catalogue = catalogue
         self.ledger = ledger
         self.default_tenant = default_tenant
+        self.deferred = DeferredRows(ledger)
 
     def record(self, *, stage: str, provider: str, model: str, usage: Usage,
                latency_ms: float, error: str | None = None, route_reason: str = "",
-               cache: str = "off") -> Decimal | None:
+               cache: str = "off", deferred: bool = False) -> Decimal | None:
         """Price one call, write its ledger row, and return its exact cost (None = unknown
-        price)."""
+        price). ``deferred`` (for a coroutine on an event loop) writes the row once the
+        loop's current step ends (:mod:`ragline.cost.deferred`)."""
         scope = _scope.get() or QueryScope(new_query_id(), self.default_tenant)
         cost = self.catalogue.cost(model, usage)
-        self.ledger.record(CallRecord.of(
+        row = CallRecord.of(
             usage, query_id=scope.query_id, session=scope.session, tenant=scope.tenant,
             api_key=scope.api_key, stage=stage, provider=provider, model=model,
             route_reason=route_reason, cost_usd=cost,
             savings_usd=self.catalogue.savings(model, usage), latency_ms=latency_ms,
-            cache=cache, error=error))
+            cache=cache, error=error)
+        if deferred:
+            self.deferred.add(row)
+        else:
+            self.ledger.record(row)
         return cost
 
     def chat(self, model: ChatModel, *, stage: str = "generate",
@@ -143,29 +151,34 @@ class MeteredChatModel(ChatModelWrapper):
         self.stage = stage
         self.route_reason = route_reason
 
-    def _priced(self, response: ChatResponse, *, error: str | None = None) -> ChatResponse:
+    def _priced(self, response: ChatResponse, *, error: str | None = None,
+                deferred: bool = False) -> ChatResponse:
         reason = "; ".join(r for r in (_route_reason.get(), self.route_reason) if r)
         cost = self.meter.record(
             stage=self.stage, provider=self.inner.provider, model=response.model,
             usage=response.usage, latency_ms=response.latency_ms, error=error,
-            route_reason=reason)
+            route_reason=reason, deferred=deferred)
         return replace(response, cost=cost)
 
-    def _failed(self, request: ChatRequest, exc: ProviderError, started: float) -> None:
+    def _failed(self, request: ChatRequest, exc: ProviderError, started: float, *,
+                deferred: bool = False) -> None:
         """Record a failed call: what it produced when it broke off, else no tokens."""
         partial = exc.partial if isinstance(exc.partial, ChatResponse) else ChatResponse(
             text="", model=request.model or self.inner.model, usage=Usage(), cost=None,
             latency_ms=_elapsed_ms(started), finish_reason="error")
-        exc.partial = self._priced(partial, error=f"{type(exc).__name__}: {exc}")
+        exc.partial = self._priced(partial, error=f"{type(exc).__name__}: {exc}",
+                                   deferred=deferred)
 
-    def _closed_early(self, request: ChatRequest, text: str, started: float) -> None:
-        """Record a stream the caller stopped: the provider billed what it had produced,
+    def _closed_early(self, request: ChatRequest, text: str, started: float, *,
+                      why: str = "closed by the caller before the end of the stream",
+                      deferred: bool = False) -> None:
+        """Record a call the caller stopped: the provider billed what it had produced,
         which is counted with the tokenizer."""
         model = request.model or self.inner.model
         self._priced(ChatResponse(
             text=text, model=model, usage=estimate_usage(request.messages, text, model),
             cost=None, latency_ms=_elapsed_ms(started), finish_reason="closed"),
-            error="closed by the caller before the end of the stream")
+            error=why, deferred=deferred)
 
     def generate(self, request: ChatRequest) -> ChatResponse:
         """Generate with the wrapped model and record the call."""
@@ -178,14 +191,20 @@ class MeteredChatModel(ChatModelWrapper):
         return self._priced(response)
 
     async def agenerate(self, request: ChatRequest) -> ChatResponse:
-        """Async twin of :meth:`generate`."""
+        """Async twin of :meth:`generate`; the ledger row is written once the event loop's
+        current step ends (:mod:`ragline.cost.deferred`), so the caller does not wait on
+        it."""
         started = time.perf_counter()
         try:
             response = await self.inner.agenerate(request)
         except ProviderError as exc:
-            self._failed(request, exc, started)
+            self._failed(request, exc, started, deferred=True)
             raise
-        return self._priced(response)
+        except asyncio.CancelledError:  # the prompt was sent: it may be billed
+            self._closed_early(request, "", started, deferred=True,
+                               why="cancelled before the reply (the client went away)")
+            raise
+        return self._priced(response, deferred=True)
 
     def stream(self, request: ChatRequest) -> ChatStream:
         """Stream from the wrapped model; the call is recorded when the stream ends or breaks."""

@@ -11,8 +11,10 @@ with that one instead (route ``"<downgrade> (budget: <why>)"``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from ragline.cost.budgets import BudgetGuard, Reservation
 from ragline.cost.metered import current_scope
@@ -23,6 +25,8 @@ from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.tokens import count_tokens
 from ragline.models.wrapper import ChatModelWrapper, decided
 from ragline.types import ChatRequest, ChatResponse, Usage
+
+T = TypeVar("T")
 
 
 class BudgetedChatModel(ChatModelWrapper):
@@ -91,18 +95,26 @@ class BudgetedChatModel(ChatModelWrapper):
         return response
 
     async def agenerate(self, request: ChatRequest) -> ChatResponse:
-        """Async twin of :meth:`generate`."""
-        booked = self._reserve(request)
+        """Async twin of :meth:`generate`; counters on a database server are booked from a
+        worker thread, so the event loop never waits on them."""
+        booked = await self._off_loop(self._reserve, request)
         if isinstance(booked, BudgetExceeded):
             assert self.downgrade is not None
             return self._downgraded(await self.downgrade.agenerate(request), booked)
         try:
             response = await self.inner.agenerate(request)
         except BaseException as exc:
-            self._settle_failure(booked, exc)
+            await self._off_loop(self._settle_failure, booked, exc)
             raise
-        self._settle(booked, response)
+        await self._off_loop(self._settle, booked, response)
         return response
+
+    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)`` at once for SQLite counters, else in a worker thread (in this
+        context: the query scope still applies)."""
+        if self.guard.in_process:
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
 
     def stream(self, request: ChatRequest) -> ChatStream:
         """Stream within budget: booked when iteration starts, settled when it ends."""

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.errors import InvalidInput
@@ -27,9 +27,10 @@ from ragline.server.errors import error_body
 from ragline.server.gateway import Gateway
 from ragline.server.sse import Pumps, event, pumped
 from ragline.server.turns import (
+    CLIENT_CLOSED,
     Outcome,
     Turn,
-    complete_turn,
+    complete_while_connected,
     failed_turn,
     finish_turn,
     outcome_of,
@@ -128,15 +129,17 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-def _prepare(gateway: Gateway, body: MessagesIn, authorization: str | None,
+async def _prepare(gateway: Gateway, body: MessagesIn, authorization: str | None,
              x_api_key: str | None) -> Turn:
     request = body.chat_request(gateway.settings.generation.temperature)
-    return prepare_turn(gateway, body.model, request, body.question, authorization,
-                        x_api_key)
+    return await prepare_turn(gateway, body.model, request, body.question, authorization,
+                              x_api_key)
 
 
-def _complete(gateway: Gateway, turn: Turn) -> JSONResponse:
-    outcome = complete_turn(gateway, turn)
+async def _complete(gateway: Gateway, turn: Turn, request: Request) -> Response:
+    outcome = await complete_while_connected(gateway, turn, request)
+    if outcome is None:
+        return Response(status_code=CLIENT_CLOSED)
     return JSONResponse(message_json(outcome.request_id, turn.name, outcome.text, outcome),
                         headers=outcome.headers())
 
@@ -178,14 +181,13 @@ async def _events(gateway: Gateway, turn: Turn, stream: DeltaStream[Any],
 
 @router.post("/messages", response_model=None)
 async def messages(request: Request, body: MessagesIn, authorization: AuthHeader = None,
-                   x_api_key: AuthHeader = None) -> JSONResponse | StreamingResponse:
+                   x_api_key: AuthHeader = None) -> Response:
     """A message from ``ragline/auto``, a configured ``provider:model`` or
     ``ragline/rag/<collection>``, streamed as Anthropic's events when ``stream`` is true."""
     gateway = _gateway(request)
-    if not body.stream:  # one trip to a worker thread: admit, then run
-        return await run_in_threadpool(
-            lambda: _complete(gateway, _prepare(gateway, body, authorization, x_api_key)))
-    turn = await run_in_threadpool(_prepare, gateway, body, authorization, x_api_key)
+    turn = await _prepare(gateway, body, authorization, x_api_key)
+    if not body.stream:
+        return await _complete(gateway, turn, request)
     pumps: Pumps = request.app.state.pumps
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(

@@ -28,6 +28,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
+
 from ragline.cache.chat import CachedChatModel
 from ragline.cache.store import CacheStore
 from ragline.config import Settings
@@ -113,23 +115,37 @@ class Gateway:
         token = bearer_token(authorization, x_api_key)
         if token is None and not self.settings.gateway.require_keys:
             return Caller(None, self.settings.cost.tenant)
-        key = self._authenticated(token or "")
+        key = self._remembered(token or "") or self._authenticated(token or "")
         return Caller(key, key.tenant)
 
-    def _authenticated(self, token: str) -> ApiKey:
-        ttl = self.settings.gateway.key_cache_s
-        if ttl <= 0:
-            return self.keys.authenticate(token)
-        digest = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
-        remembered = self._known.get(digest)
-        if remembered is not None and remembered[1] > now:
+    async def acaller(self, authorization: str | None, x_api_key: str | None) -> Caller:
+        """:meth:`caller` for the event loop: a remembered key costs no I/O, any other is
+        looked up in a worker thread."""
+        token = bearer_token(authorization, x_api_key)
+        if token is None and not self.settings.gateway.require_keys:
+            return Caller(None, self.settings.cost.tenant)
+        key = self._remembered(token or "")
+        if key is None:
+            key = await run_in_threadpool(self._authenticated, token or "")
+        return Caller(key, key.tenant)
+
+    def _remembered(self, token: str) -> ApiKey | None:
+        """The key ``token`` authenticated as less than ``gateway.key_cache_s`` ago."""
+        remembered = self._known.get(hashlib.sha256(token.encode()).digest())
+        if remembered is not None and remembered[1] > time.monotonic():
             return remembered[0]
+        return None
+
+    def _authenticated(self, token: str) -> ApiKey:
+        """The key of ``token`` from the key store, remembered for ``gateway.key_cache_s``."""
         key = self.keys.authenticate(token)
-        with self._lock:
-            if len(self._known) >= KEY_CACHE_ENTRIES:
-                self._known.clear()
-            self._known[digest] = (key, now + ttl)
+        ttl = self.settings.gateway.key_cache_s
+        if ttl > 0:
+            with self._lock:
+                if len(self._known) >= KEY_CACHE_ENTRIES:
+                    self._known.clear()
+                self._known[hashlib.sha256(token.encode()).digest()] = (
+                    key, time.monotonic() + ttl)
         return key
 
     def check_model(self, caller: Caller, name: str) -> None:
@@ -149,6 +165,16 @@ class Gateway:
         :class:`~ragline.errors.RateLimitExceeded` (429)."""
         if caller.key is not None:
             self.limiter.acquire(caller.key, tokens)
+
+    async def aadmit(self, caller: Caller, tokens: int) -> None:
+        """:meth:`admit` for the event loop (in a worker thread when the limits are kept
+        on a server)."""
+        if caller.key is None:
+            return
+        if self.limiter.in_process:
+            self.limiter.acquire(caller.key, tokens)
+        else:
+            await run_in_threadpool(self.limiter.acquire, caller.key, tokens)
 
     def settle(self, caller: Caller, estimated: int, usage: Usage | None) -> None:
         """Correct the key's token bucket by what the request really used."""
@@ -178,11 +204,15 @@ class Gateway:
         return [n for n in names if key.allows_model(n) and (
             not n.startswith(RAG_PREFIX) or key.allows_collection(n[len(RAG_PREFIX):]))]
 
+    def built_model(self, name: str) -> ChatModel | None:
+        """The chat model behind ``name`` if :meth:`chat_model` has built it already."""
+        with self._lock:
+            return self._models.get(name)
+
     def chat_model(self, name: str) -> ChatModel:
         """The chat model behind ``name`` (``ragline/auto`` or a configured
         ``provider:model``), built once; :class:`ModelNotFound` for any other name."""
-        with self._lock:
-            model = self._models.get(name)
+        model = self.built_model(name)
         if model is not None:
             return model
         if name == AUTO:
@@ -202,12 +232,13 @@ class Gateway:
 
     # ---- calling -------------------------------------------------------------------
 
-    def generate(self, model: ChatModel, request: ChatRequest, scope: QueryScope
-                 ) -> ChatResponse:
-        """``model``'s reply in ``scope``; a cache hit is recorded as a ledger row."""
+    async def agenerate(self, model: ChatModel, request: ChatRequest, scope: QueryScope
+                        ) -> ChatResponse:
+        """``model``'s reply in ``scope``, on the event loop through the models' async
+        calls; a cache hit is recorded as a ledger row."""
         with query_scope(scope):
-            response = model.generate(request)
-            self._record_hit(response)
+            response = await model.agenerate(request)
+            self._record_hit(response, deferred=True)
         return response
 
     def stream(self, model: ChatModel, request: ChatRequest, scope: QueryScope) -> ChatStream:
@@ -223,12 +254,13 @@ class Gateway:
 
         return ChatStream(source(), context=contextvars.copy_context())
 
-    def _record_hit(self, response: ChatResponse) -> None:
+    def _record_hit(self, response: ChatResponse, *, deferred: bool = False) -> None:
         if response.cache == "hit":
             meter = self.state.pipelines.get(must_exist=False).meter
             meter.record(stage="cache", provider="ragline", model="chat-cache",
                          usage=Usage(), latency_ms=response.latency_ms,
-                         route_reason=f"exact: {response.route}", cache="exact")
+                         route_reason=f"exact: {response.route}", cache="exact",
+                         deferred=deferred)
 
     def close(self) -> None:
         """Close the key store, the limiter and the cache store."""

@@ -7,8 +7,9 @@ model its name resolves to (:class:`~ragline.server.gateway.Gateway`). A non-str
 reply carries ``x-request-id``, ``x-ragline-route``, ``x-ragline-cost-usd`` (``unknown``
 when a price is missing) and ``x-ragline-cache``. A stream's headers are sent before its
 model has answered, so there the last content chunk carries the same three in its
-``ragline`` object, and the headers say ``stream``. Blocking work runs in worker threads;
-a stream runs in a pump thread (:mod:`ragline.server.sse`) and stops when the client goes.
+``ragline`` object, and the headers say ``stream``. A non-streamed turn runs on the event
+loop (:mod:`ragline.server.turns`); a stream runs in a pump thread
+(:mod:`ragline.server.sse`) and stops when the client goes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ragline.cost.metered import query_scope
 from ragline.errors import InvalidInput
@@ -38,9 +39,10 @@ from ragline.server.openai_schema import (
 )
 from ragline.server.sse import Pumps, pumped
 from ragline.server.turns import (
+    CLIENT_CLOSED,
     Outcome,
     Turn,
-    complete_turn,
+    complete_while_connected,
     failed_turn,
     finish_turn,
     outcome_of,
@@ -63,17 +65,19 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-def _prepare(gateway: Gateway, body: ChatCompletionIn, authorization: str | None,
+async def _prepare(gateway: Gateway, body: ChatCompletionIn, authorization: str | None,
              x_api_key: str | None) -> Turn:
     generation = gateway.settings.generation
     request = body.chat_request(default_max_tokens=generation.max_tokens,
                                 default_temperature=generation.temperature)
-    return prepare_turn(gateway, body.model, request, body.question, authorization,
-                        x_api_key)
+    return await prepare_turn(gateway, body.model, request, body.question, authorization,
+                              x_api_key)
 
 
-def _complete(gateway: Gateway, turn: Turn) -> JSONResponse:
-    outcome = complete_turn(gateway, turn)
+async def _complete(gateway: Gateway, turn: Turn, request: Request) -> Response:
+    outcome = await complete_while_connected(gateway, turn, request)
+    if outcome is None:
+        return Response(status_code=CLIENT_CLOSED)
     body = completion_json(outcome.request_id, turn.name, outcome.text, outcome.reason,
                            outcome.usage, extension=outcome.extension)
     return JSONResponse(body, headers=outcome.headers())
@@ -121,14 +125,13 @@ async def _chunks(gateway: Gateway, turn: Turn, stream: DeltaStream[Any], pumps:
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(request: Request, body: ChatCompletionIn,
                            authorization: AuthHeader = None,
-                           x_api_key: AuthHeader = None) -> JSONResponse | StreamingResponse:
+                           x_api_key: AuthHeader = None) -> Response:
     """A chat completion from ``ragline/auto``, a configured ``provider:model`` or
     ``ragline/rag/<collection>``, streamed (SSE) when ``stream`` is true."""
     gateway = _gateway(request)
-    if not body.stream:  # one trip to a worker thread: admit, then run
-        return await run_in_threadpool(
-            lambda: _complete(gateway, _prepare(gateway, body, authorization, x_api_key)))
-    turn = await run_in_threadpool(_prepare, gateway, body, authorization, x_api_key)
+    turn = await _prepare(gateway, body, authorization, x_api_key)
+    if not body.stream:
+        return await _complete(gateway, turn, request)
     pumps: Pumps = request.app.state.pumps
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(

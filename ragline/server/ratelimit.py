@@ -40,7 +40,12 @@ _LIMITS = ("rpm", "tpm")
 
 
 class RateLimiter(Protocol):
-    """Counts the requests and tokens of API keys against their ``rpm`` and ``tpm``."""
+    """Counts the requests and tokens of API keys against their ``rpm`` and ``tpm``.
+
+    ``in_process`` is True when the counts live in this process (no I/O: an event loop
+    may call it); False when they are on a server, and async callers use a thread."""
+
+    in_process: bool
 
     def acquire(self, key: ApiKey, tokens: int) -> None:
         """Take one request and ``tokens`` estimated tokens (at most the key's ``tpm``;
@@ -92,6 +97,8 @@ class MemoryRateLimiter:
     Thread-safe (one lock). ``clock`` gives seconds that never go back. It holds two
     buckets at most per limited key that made a request, whatever the number of requests.
     """
+
+    in_process = True
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -207,6 +214,8 @@ class RedisRateLimiter:
     request was served, logs a failure and drops the correction instead. A bad ``url`` is
     a :class:`~ragline.errors.ConfigError`. Thread-safe.
     """
+
+    in_process = False
 
     def __init__(self, url: str, *, prefix: str = "ragline:ratelimit:",
                  timeout_s: float = 1.0) -> None:

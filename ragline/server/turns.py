@@ -6,13 +6,24 @@ why (401, 403, 404, 429). :func:`complete_turn` runs a turn to its end and
 :func:`stream_of` streams it; either way the result is an :class:`Outcome` (text, finish
 reason, usage, route, cost, cache and, for a RAG answer, the ``ragline`` extension), which
 the OpenAI and Anthropic endpoints each write in their own shape.
+
+Both are coroutines for the event loop. A chat model's non-streamed turn runs on the loop
+itself, through the models' async calls (no thread hop: that is most of what a busy
+gateway saves); anything that may block on I/O it cannot await (a key not remembered, a
+model or pipeline built on first use, limits kept in Redis, a RAG answer) goes to a
+worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.cost.metered import QueryScope
@@ -22,6 +33,10 @@ from ragline.models.streaming import DeltaStream
 from ragline.server.gateway import RAG_PREFIX, Caller, Gateway, estimated_tokens
 from ragline.server.views import answer_json
 from ragline.types import Answer, ChatRequest, ChatResponse, Usage
+
+CLIENT_CLOSED = 499
+"""The status recorded for a request whose client left before its answer (nginx's code);
+the client never sees it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +98,24 @@ def usd(cost: Any) -> str:
     return "unknown" if cost is None else f"{float(cost):.8f}"
 
 
-def prepare_turn(gateway: Gateway, name: str, request: ChatRequest,
-                 question: Callable[[], str], authorization: str | None,
-                 x_api_key: str | None) -> Turn:
+async def prepare_turn(gateway: Gateway, name: str, request: ChatRequest,
+                       question: Callable[[], str], authorization: str | None,
+                       x_api_key: str | None) -> Turn:
     """Admit a request for model ``name`` (see the module docstring); ``question`` gives
     what a ``ragline/rag/...`` model answers."""
-    caller = gateway.caller(authorization, x_api_key)
+    caller = await gateway.acaller(authorization, x_api_key)
     gateway.check_model(caller, name)
     estimate = estimated_tokens(request)
     if name.startswith(RAG_PREFIX):
-        pipeline = gateway.state.pipelines.get(name[len(RAG_PREFIX):])
+        pipeline = await run_in_threadpool(gateway.state.pipelines.get,
+                                           name[len(RAG_PREFIX):])
         turn = Turn(caller, caller.scope(), name, request, estimate, pipeline=pipeline,
                     question=question())
     else:
-        turn = Turn(caller, caller.scope(), name, request, estimate,
-                    model=gateway.chat_model(name))
-    gateway.admit(caller, estimate)
+        model = (gateway.built_model(name)
+                 or await run_in_threadpool(gateway.chat_model, name))
+        turn = Turn(caller, caller.scope(), name, request, estimate, model=model)
+    await gateway.aadmit(caller, estimate)
     return turn
 
 
@@ -130,20 +147,50 @@ def failed_turn(gateway: Gateway, error: BaseException) -> None:
         gateway.metrics.upstream_error(error)
 
 
-def complete_turn(gateway: Gateway, turn: Turn) -> Outcome:
-    """Run ``turn`` to its end (blocking); see :func:`finish_turn`."""
-    final: ChatResponse | Answer
+def _answered(gateway: Gateway, pipeline: RAGPipeline, turn: Turn) -> Outcome:
+    """A RAG turn run to its end (blocking)."""
+    final = pipeline.answer(turn.question, tenant=turn.caller.tenant,
+                            api_key=turn.caller.key_id)
+    return finish_turn(gateway, turn, final)
+
+
+async def complete_turn(gateway: Gateway, turn: Turn) -> Outcome:
+    """Run ``turn`` to its end; see :func:`finish_turn` and the module docstring."""
     try:
         if turn.pipeline is not None:
-            final = turn.pipeline.answer(turn.question, tenant=turn.caller.tenant,
-                                         api_key=turn.caller.key_id)
-        else:
-            assert turn.model is not None
-            final = gateway.generate(turn.model, turn.request, turn.scope)
+            return await run_in_threadpool(_answered, gateway, turn.pipeline, turn)
+        assert turn.model is not None
+        final = await gateway.agenerate(turn.model, turn.request, turn.scope)
     except ProviderError as error:
         failed_turn(gateway, error)
         raise
-    return finish_turn(gateway, turn, final)
+    if gateway.limiter.in_process:
+        return finish_turn(gateway, turn, final)
+    return await run_in_threadpool(finish_turn, gateway, turn, final)
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client of ``request`` (its body already read) disconnects."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def complete_while_connected(gateway: Gateway, turn: Turn, request: Request
+                                   ) -> Outcome | None:
+    """:func:`complete_turn`, cancelled when the client disconnects first (None then): the
+    upstream request is abandoned and its connection closed, so the upstream stops."""
+    work = asyncio.ensure_future(complete_turn(gateway, turn))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await work
+    return None
 
 
 def stream_of(gateway: Gateway, turn: Turn) -> DeltaStream[Any]:

@@ -23,6 +23,7 @@ from ragline.testing import (
     json_reply,
     openai_chat_model,
     openai_chunks,
+    openai_completion,
     openai_text_reply,
     scripted_openai_model,
     sse_body,
@@ -174,3 +175,20 @@ def test_an_abandoned_stream_is_not_stored(sqlite_store: SQLiteCacheStore) -> No
 def test_replay_chunks_join_back_to_the_text() -> None:
     for text in ("", "one", " lead and  double  spaces\nnew line ", ANSWER):
         assert "".join(replay_chunks(text)) == text
+
+
+def test_an_async_miss_is_stored_before_the_next_request_is_read(
+        sqlite_store: SQLiteCacheStore) -> None:
+    """On a loop, the write waits for the end of the step, not for the next request."""
+    server = ScriptedServer(json_reply(200, openai_completion("Stored.")))
+    model = CachedChatModel(openai_chat_model(server, wire=True), sqlite_store)
+
+    async def main() -> tuple[str | None, str, str]:
+        first = await model.agenerate(SAMPLE_REQUEST)
+        during = sqlite_store.get(model.key_for(SAMPLE_REQUEST))
+        await asyncio.sleep(0)  # the step that answered ends
+        again = await model.agenerate(SAMPLE_REQUEST)
+        return during, first.cache, again.cache
+
+    assert asyncio.run(main()) == (None, "miss", "hit")
+    assert len(server.requests) == 1

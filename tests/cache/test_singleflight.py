@@ -90,3 +90,47 @@ def test_async_followers_receive_the_leaders_error() -> None:
 
     results = asyncio.run(main())
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+def test_a_cancelled_leader_hands_the_call_to_its_followers() -> None:
+    flight: AsyncSingleFlight[str] = AsyncSingleFlight()
+    runs = 0
+
+    async def work() -> str:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.05)
+        return f"run {runs}"
+
+    async def main() -> tuple[bool, list[tuple[str, bool]]]:
+        leader = asyncio.ensure_future(flight.do("k", work))
+        await asyncio.sleep(0)  # the leader starts its run
+        followers = [asyncio.ensure_future(flight.do("k", work)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        leader.cancel()  # its client went away
+        results = await asyncio.gather(*followers)
+        return leader.cancelled(), results
+
+    cancelled, results = asyncio.run(main())
+    assert cancelled and runs == 2  # one follower led a second run, the others shared it
+    assert sorted(led for _, led in results) == [False, False, True]
+    assert {text for text, _ in results} == {"run 2"}
+
+
+def test_a_cancelled_follower_leaves_the_leader_running() -> None:
+    flight: AsyncSingleFlight[str] = AsyncSingleFlight()
+
+    async def work() -> str:
+        await asyncio.sleep(0.05)
+        return "done"
+
+    async def main() -> tuple[str, bool]:
+        leader = asyncio.ensure_future(flight.do("k", work))
+        await asyncio.sleep(0)
+        follower = asyncio.ensure_future(flight.do("k", work))
+        await asyncio.sleep(0.01)
+        follower.cancel()
+        text, _ = await leader
+        return text, follower.cancelled()
+
+    assert asyncio.run(main()) == ("done", True)

@@ -38,7 +38,10 @@ async def _load(url: str, token: str) -> tuple[list[tuple[int, str, str]], int]:
         queue.put_nowait(n)
     results: list[tuple[int, str, str]] = []
     malformed = 0
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # idle connections are dropped before the server's 5 s keep-alive closes them, or a
+    # request sent just as the server closes its connection would fail (a client's race)
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
                                  headers={"authorization": f"Bearer {token}"}) as client:
 

@@ -6,6 +6,7 @@ on."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -52,10 +53,20 @@ class Site:
         token = self.tokens[who] if who else "none"
         return openai.OpenAI(base_url=f"{self.live.url}/v1", api_key=token, max_retries=0)
 
-    def ledger_rows(self, key: str) -> list[tuple[str, str, str]]:
-        with sqlite3.connect(self.live.home / "ledger.sqlite") as db:
-            return db.execute("SELECT tenant, stage, cache FROM ragline_calls WHERE api_key = ? "
-                              "ORDER BY id", (self.key_ids[key],)).fetchall()
+    def ledger_rows(self, key: str, *, holding: tuple[str, str, str] | None = None,
+                    ) -> list[tuple[str, str, str]]:
+        """The key's ledger rows (tenant, stage, cache), once they hold ``holding`` (or
+        any row): the server writes a gateway call's rows just after its response, so a
+        client that reads the database itself may be a moment early."""
+        deadline = time.monotonic() + 10
+        while True:
+            with sqlite3.connect(self.live.home / "ledger.sqlite") as db:
+                rows = db.execute("SELECT tenant, stage, cache FROM ragline_calls "
+                                  "WHERE api_key = ? ORDER BY id",
+                                  (self.key_ids[key],)).fetchall()
+            if (holding in rows if holding else rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +130,8 @@ def test_repeats_hit_the_cache_of_their_own_tenant_only(site: Site) -> None:
     assert [first.headers["x-ragline-cache"], again.headers["x-ragline-cache"],
             other.headers["x-ragline-cache"]] == ["miss", "hit", "miss"]
     assert again.parse().choices[0].message.content == "You said: a question asked twice"
-    assert ("acme", "cache", "exact") in site.ledger_rows("acme")
+    assert ("acme", "cache", "exact") in site.ledger_rows(
+        "acme", holding=("acme", "cache", "exact"))
     assert all(tenant == "globex" for tenant, _, _ in site.ledger_rows("globex"))
 
 
