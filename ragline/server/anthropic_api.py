@@ -13,12 +13,12 @@ is a ``message`` with one text block; a stream is Anthropic's event sequence
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.errors import InvalidInput
@@ -27,14 +27,13 @@ from ragline.server.errors import error_body
 from ragline.server.gateway import Gateway
 from ragline.server.sse import Pumps, event, pumped
 from ragline.server.turns import (
-    CLIENT_CLOSED,
     Outcome,
     Turn,
-    complete_while_connected,
     failed_turn,
     finish_turn,
     outcome_of,
     prepare_turn,
+    reply_while_connected,
     stream_headers,
     stream_of,
     text_of,
@@ -130,18 +129,14 @@ def _gateway(request: Request) -> Gateway:
 
 
 async def _prepare(gateway: Gateway, body: MessagesIn, authorization: str | None,
-             x_api_key: str | None) -> Turn:
+                   x_api_key: str | None) -> Turn:
     request = body.chat_request(gateway.settings.generation.temperature)
     return await prepare_turn(gateway, body.model, request, body.question, authorization,
                               x_api_key)
 
 
-async def _complete(gateway: Gateway, turn: Turn, request: Request) -> Response:
-    outcome = await complete_while_connected(gateway, turn, request)
-    if outcome is None:
-        return Response(status_code=CLIENT_CLOSED)
-    return JSONResponse(message_json(outcome.request_id, turn.name, outcome.text, outcome),
-                        headers=outcome.headers())
+def _message(turn: Turn) -> Callable[[Outcome], dict[str, Any]]:
+    return lambda outcome: message_json(outcome.request_id, turn.name, outcome.text, outcome)
 
 
 def _event(name: str, data: dict[str, Any]) -> str:
@@ -187,7 +182,7 @@ async def messages(request: Request, body: MessagesIn, authorization: AuthHeader
     gateway = _gateway(request)
     turn = await _prepare(gateway, body, authorization, x_api_key)
     if not body.stream:
-        return await _complete(gateway, turn, request)
+        return await reply_while_connected(gateway, turn, request, _message(turn))
     pumps: Pumps = request.app.state.pumps
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -39,14 +39,13 @@ from ragline.server.openai_schema import (
 )
 from ragline.server.sse import Pumps, pumped
 from ragline.server.turns import (
-    CLIENT_CLOSED,
     Outcome,
     Turn,
-    complete_while_connected,
     failed_turn,
     finish_turn,
     outcome_of,
     prepare_turn,
+    reply_while_connected,
     stream_headers,
     stream_of,
 )
@@ -66,7 +65,7 @@ def _gateway(request: Request) -> Gateway:
 
 
 async def _prepare(gateway: Gateway, body: ChatCompletionIn, authorization: str | None,
-             x_api_key: str | None) -> Turn:
+                   x_api_key: str | None) -> Turn:
     generation = gateway.settings.generation
     request = body.chat_request(default_max_tokens=generation.max_tokens,
                                 default_temperature=generation.temperature)
@@ -74,13 +73,10 @@ async def _prepare(gateway: Gateway, body: ChatCompletionIn, authorization: str 
                               x_api_key)
 
 
-async def _complete(gateway: Gateway, turn: Turn, request: Request) -> Response:
-    outcome = await complete_while_connected(gateway, turn, request)
-    if outcome is None:
-        return Response(status_code=CLIENT_CLOSED)
-    body = completion_json(outcome.request_id, turn.name, outcome.text, outcome.reason,
-                           outcome.usage, extension=outcome.extension)
-    return JSONResponse(body, headers=outcome.headers())
+def _completion(turn: Turn) -> Callable[[Outcome], dict[str, Any]]:
+    return lambda outcome: completion_json(outcome.request_id, turn.name, outcome.text,
+                                           outcome.reason, outcome.usage,
+                                           extension=outcome.extension)
 
 
 def _data(body: dict[str, Any]) -> str:
@@ -131,7 +127,7 @@ async def chat_completions(request: Request, body: ChatCompletionIn,
     gateway = _gateway(request)
     turn = await _prepare(gateway, body, authorization, x_api_key)
     if not body.stream:
-        return await _complete(gateway, turn, request)
+        return await reply_while_connected(gateway, turn, request, _completion(turn))
     pumps: Pumps = request.app.state.pumps
     stream = await run_in_threadpool(stream_of, gateway, turn)
     return StreamingResponse(

@@ -17,13 +17,13 @@ worker thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from ragline.app.pipeline import RAGPipeline
 from ragline.cost.metered import QueryScope
@@ -175,22 +175,36 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
+async def reply_while_connected(gateway: Gateway, turn: Turn, request: Request,
+                                shape: Callable[[Outcome], dict[str, Any]]) -> Response:
+    """The JSON reply (``shape`` of the outcome, with the gateway headers) of a turn run by
+    :func:`complete_while_connected`; :data:`CLIENT_CLOSED` when its client left."""
+    outcome = await complete_while_connected(gateway, turn, request)
+    if outcome is None:
+        return Response(status_code=CLIENT_CLOSED)
+    return JSONResponse(shape(outcome), headers=outcome.headers())
+
+
 async def complete_while_connected(gateway: Gateway, turn: Turn, request: Request
                                    ) -> Outcome | None:
     """:func:`complete_turn`, cancelled when the client disconnects first (None then): the
-    upstream request is abandoned and its connection closed, so the upstream stops."""
-    work = asyncio.ensure_future(complete_turn(gateway, turn))
+    upstream request is abandoned and its connection closed, so the upstream stops.
+
+    The turn runs in the request's own task (a task of its own would add a trip through
+    the event loop to every request); a watcher task cancels it when the client goes."""
+    task = asyncio.current_task()
+    assert task is not None
     gone = asyncio.ensure_future(_disconnected(request))
+    gone.add_done_callback(lambda watcher: None if watcher.cancelled() else task.cancel())
     try:
-        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+        return await complete_turn(gateway, turn)
+    except asyncio.CancelledError:
+        if not gone.done() or gone.cancelled():
+            raise  # cancelled for another reason (the server is stopping)
+        task.uncancel()
+        return None
     finally:
         gone.cancel()
-    if work.done():
-        return work.result()
-    work.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await work
-    return None
 
 
 def stream_of(gateway: Gateway, turn: Turn) -> DeltaStream[Any]:
