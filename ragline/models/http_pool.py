@@ -194,8 +194,7 @@ class HttpPool:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        default = self.port == (443 if parts.scheme == "https" else 80)
-        self._host_header = parts.netloc.rpartition("@")[2] if not default else self.host
+        self._host_header = parts.netloc.rpartition("@")[2]  # IPv6 keeps its brackets
         self._root = parts.path.rstrip("/")
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[_Connection] = []

@@ -71,8 +71,9 @@ class OpenAIWire:
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL")
                          or DEFAULT_BASE_URL).rstrip("/")
         self.url = self.base_url + "/chat/completions"
+        # identity: the pool reads bodies as they come and decompresses nothing
         headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json",
-                   "accept": "application/json"}
+                   "accept": "application/json", "accept-encoding": "identity"}
         for header, variable in (("openai-organization", "OPENAI_ORG_ID"),
                                  ("openai-project", "OPENAI_PROJECT_ID")):
             if value := os.environ.get(variable):

@@ -192,6 +192,7 @@ def test_the_provider_built_from_settings_calls_through_the_pool() -> None:
     assert sent["model"] == "gpt-4o-mini" and sent["max_tokens"] == 50
     assert sent["messages"][0] == {"role": "system", "content": "Cite passages."}
     assert b"authorization: Bearer sk-test" in request
+    assert b"accept-encoding: identity" in request  # the pool decompresses nothing
 
 
 @pytest.mark.parametrize("raw, expected, says", [
