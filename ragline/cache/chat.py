@@ -28,7 +28,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, replace
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from ragline.cache.keys import CacheKey, CacheScope, cache_key
 from ragline.cache.singleflight import AsyncSingleFlight, SingleFlight
@@ -37,9 +36,8 @@ from ragline.cost.metered import current_scope
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.wrapper import ChatModelWrapper, route_of
+from ragline.offload import off_loop
 from ragline.types import ChatRequest, ChatResponse, Usage
-
-T = TypeVar("T")
 
 
 def scope_from_metadata(request: ChatRequest) -> CacheScope:
@@ -136,19 +134,12 @@ class CachedChatModel(ChatModelWrapper):
         response, led = self._flight.do(key, fill)
         return response if led else self._shared(response, started)
 
-    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)`` for an async caller: at once when the store is in-process
-        (SQLite), else in a worker thread (a network store must not stall the loop)."""
-        if self.store.in_process:
-            return call(*args)
-        return await asyncio.to_thread(call, *args)
-
     async def agenerate(self, request: ChatRequest) -> ChatResponse:
         """Async twin of :meth:`generate`; a network store is called in a worker thread, an
         in-process one on the loop, its write once the loop's current step ends."""
         started = time.perf_counter()
         key = self.key_for(request)
-        payload = await self._off_loop(self.store.get, key)
+        payload = await off_loop(self.store.in_process, self.store.get, key)
         if payload is not None:
             return decode_hit(payload, started)
 
@@ -210,7 +201,7 @@ class CachedChatModel(ChatModelWrapper):
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         started = time.perf_counter()
         key = self.key_for(request)
-        payload = await self._off_loop(self.store.get, key)
+        payload = await off_loop(self.store.in_process, self.store.get, key)
         if payload is not None:
             hit = decode_hit(payload, started)
             for piece in replay_chunks(hit.text):
@@ -230,4 +221,4 @@ class CachedChatModel(ChatModelWrapper):
                 await inner.aclose()
         if inner.response is not None:
             response = replace(inner.response, text="".join(parts))
-            yield await self._off_loop(self._store, key, response)
+            yield await off_loop(self.store.in_process, self._store, key, response)

@@ -11,10 +11,8 @@ with that one instead (route ``"<downgrade> (budget: <why>)"``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from ragline.cost.budgets import BudgetGuard, Reservation
 from ragline.cost.metered import current_scope
@@ -24,9 +22,8 @@ from ragline.models.chat import ChatModel
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.models.tokens import count_tokens
 from ragline.models.wrapper import ChatModelWrapper, decided
+from ragline.offload import off_loop
 from ragline.types import ChatRequest, ChatResponse, Usage
-
-T = TypeVar("T")
 
 
 class BudgetedChatModel(ChatModelWrapper):
@@ -97,24 +94,17 @@ class BudgetedChatModel(ChatModelWrapper):
     async def agenerate(self, request: ChatRequest) -> ChatResponse:
         """Async twin of :meth:`generate`; counters on a database server are booked from a
         worker thread, so the event loop never waits on them."""
-        booked = await self._off_loop(self._reserve, request)
+        booked = await off_loop(self.guard.in_process, self._reserve, request)
         if isinstance(booked, BudgetExceeded):
             assert self.downgrade is not None
             return self._downgraded(await self.downgrade.agenerate(request), booked)
         try:
             response = await self.inner.agenerate(request)
         except BaseException as exc:
-            await self._off_loop(self._settle_failure, booked, exc)
+            await off_loop(self.guard.in_process, self._settle_failure, booked, exc)
             raise
-        await self._off_loop(self._settle, booked, response)
+        await off_loop(self.guard.in_process, self._settle, booked, response)
         return response
-
-    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)`` at once for SQLite counters, else in a worker thread (in this
-        context: the query scope still applies)."""
-        if self.guard.in_process:
-            return call(*args)
-        return await asyncio.to_thread(call, *args)
 
     def stream(self, request: ChatRequest) -> ChatStream:
         """Stream within budget: booked when iteration starts, settled when it ends."""

@@ -36,6 +36,7 @@ from ragline.config import Settings
 from ragline.cost.metered import QueryScope, new_query_id, query_scope
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import ChatStream
+from ragline.offload import off_loop
 from ragline.routing.compose import model_for_route
 from ragline.server.errors import ModelNotFound, PermissionDenied
 from ragline.server.keys import ApiKey, KeyStore
@@ -169,12 +170,8 @@ class Gateway:
     async def aadmit(self, caller: Caller, tokens: int) -> None:
         """:meth:`admit` for the event loop (in a worker thread when the limits are kept
         on a server)."""
-        if caller.key is None:
-            return
-        if self.limiter.in_process:
-            self.limiter.acquire(caller.key, tokens)
-        else:
-            await run_in_threadpool(self.limiter.acquire, caller.key, tokens)
+        if caller.key is not None:
+            await off_loop(self.limiter.in_process, self.limiter.acquire, caller.key, tokens)
 
     def settle(self, caller: Caller, estimated: int, usage: Usage | None) -> None:
         """Correct the key's token bucket by what the request really used."""

@@ -30,6 +30,7 @@ from ragline.cost.metered import QueryScope
 from ragline.errors import InvalidInput, ProviderError
 from ragline.models.chat import ChatModel
 from ragline.models.streaming import DeltaStream
+from ragline.offload import off_loop
 from ragline.server.gateway import RAG_PREFIX, Caller, Gateway, estimated_tokens
 from ragline.server.views import answer_json
 from ragline.types import Answer, ChatRequest, ChatResponse, Usage
@@ -164,9 +165,7 @@ async def complete_turn(gateway: Gateway, turn: Turn) -> Outcome:
     except ProviderError as error:
         failed_turn(gateway, error)
         raise
-    if gateway.limiter.in_process:
-        return finish_turn(gateway, turn, final)
-    return await run_in_threadpool(finish_turn, gateway, turn, final)
+    return await off_loop(gateway.limiter.in_process, finish_turn, gateway, turn, final)
 
 
 async def _disconnected(request: Request) -> None:
