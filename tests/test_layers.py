@@ -1,6 +1,6 @@
 """The package keeps the layering of the architecture map: no module imports a higher layer.
 
-cross-cutting (types, errors, config, protocols, text, tokens, redact, prompts)
+cross-cutting (types, errors, config, protocols, text, tokens, redact, offload, prompts)
   < data (rag) < model (models) < accounting (cost) < verification (verify)
   < evaluation (evals) < orchestration (routing) < application (app, integrations, testing)
   < cli
@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ragline"
 RANK = {"types": 0, "errors": 0, "config": 0, "config_base": 0, "config_env": 0,
         "config_cache": 0, "config_routing": 0, "config_sessions": 0, "config_gateway": 0,
         "protocols": 0,
-        "text": 0, "tokens": 0, "redact": 0, "prompts": 0, "rag": 1,
+        "text": 0, "tokens": 0, "redact": 0, "offload": 0, "prompts": 0, "rag": 1,
         "models": 2, "cost": 3, "cache": 3, "verify": 4, "evals": 5, "routing": 6, "app": 7,
         "integrations": 7, "testing": 7, "cli": 8, "cli_eval": 8, "cli_route": 8,
         "cli_common": 8, "cli_index": 8, "cli_costs": 8, "cli_cache": 8, "cli_serve": 8,
