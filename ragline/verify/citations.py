@@ -14,7 +14,9 @@ from 1. For each sentence of the answer:
   a marker that points at no passage.
 
 Recall is recalled sentences over sentences; precision precise citations over
-citations (0.0 when the answer cites nothing).
+citations (0.0 when the answer cites nothing). Passages support a sentence that one of
+them holds word for word (:func:`~ragline.verify.faithfulness.is_quote`) without asking
+the judge.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from ragline.text import sentences
 from ragline.verify.claims import markers, strip_markers
+from ragline.verify.faithfulness import is_quote
 from ragline.verify.types import Judge
 
 __all__ = ["CitationQuality", "SentenceCitations", "citation_quality"]
@@ -66,8 +69,9 @@ def _check(raw: str, passages: Sequence[str], judge: Judge) -> SentenceCitations
     valid = [n for n in cited if 1 <= n <= len(passages)]
 
     def supports(numbers: Sequence[int]) -> bool:
-        return bool(numbers) and judge.support(
-            sentence, [passages[n - 1] for n in numbers]).supported
+        cited_passages = [passages[n - 1] for n in numbers]
+        return bool(numbers) and (is_quote(sentence, cited_passages)
+                                  or judge.support(sentence, cited_passages).supported)
 
     recalled = supports(valid)
     precise = tuple(

@@ -59,3 +59,15 @@ def test_a_marker_past_the_passages_is_imprecise(judge: OfflineJudge) -> None:
 def test_an_answer_that_cites_nothing_scores_zero(judge: OfflineJudge) -> None:
     result = citation_quality("", PASSAGES, judge=judge)
     assert (result.recall, result.precision, result.sentences) == (0.0, 0.0, ())
+
+
+def test_a_short_quote_of_the_cited_passage_is_recalled_and_precise() -> None:
+    passages = ["Growth was less than the state average of 10% in 2000.",
+                "Paris is the capital of France."]
+    judge = OfflineJudge(embedder=None)  # loads its embedder only if it is asked
+    quoted = citation_quality("less than the state average of 10 [1]", passages, judge=judge)
+    assert (quoted.recall, quoted.precision) == (1.0, 1.0)
+    assert judge._embedder is None  # decided without the judge
+    misplaced = citation_quality("less than the state average of 10 [2]", passages,
+                                 judge=OfflineJudge(embedder=None))
+    assert misplaced.precision == 0.0  # the quote is of [1], not of the passage it cites

@@ -45,3 +45,12 @@ def test_a_contradicted_claim_is_reported(judge: OfflineJudge) -> None:
 def test_an_answer_without_claims_is_vacuously_faithful(judge: OfflineJudge) -> None:
     result = faithfulness("", CONTEXTS, judge=judge)
     assert (result.score, result.verdicts) == (1.0, ())
+
+
+def test_a_claim_quoted_word_for_word_is_supported_without_the_judge() -> None:
+    contexts = ["Growth was less than the state average of 10% in 2000."]
+    judge = OfflineJudge(embedder=None)  # loads its embedder only if it is asked
+    result = faithfulness("less than the state average of 10 [1]", contexts, judge=judge)
+    assert result.score == 1.0
+    assert result.verdicts[0].reason == "quoted verbatim from the passages"
+    assert judge._embedder is None  # the quote was decided without the judge
