@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,7 +68,9 @@ DEMO_QUESTIONS = (
     "How does ragline combine keyword and semantic search?",
     "Where does ragline keep its index data?",
     "What happens when the local model's answer is not supported by the sources?",
+    "Who runs ragline's office in Lisbon?",
 )
+"""The demo's questions; the docs cannot answer the last one, which the demo declines."""
 
 
 def _source_json(item: ScoredChunk) -> dict[str, Any]:
@@ -276,7 +279,8 @@ def delete(documents: Annotated[list[str], typer.Argument(help="File paths or do
 def demo(docs: Annotated[Path | None, typer.Option(
              help="Folder to ingest (default: the project's docs/).")] = None,
          config: ConfigOption = None) -> None:
-    """Ingest ragline's own user guide and answer three questions about ragline."""
+    """Ingest ragline's own user guide, answer three questions about ragline and decline
+    a fourth that the guide cannot answer."""
     folder = docs or Path(__file__).resolve().parent.parent / "docs"
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a folder; pass --docs PATH")
@@ -293,7 +297,12 @@ def demo(docs: Annotated[Path | None, typer.Option(
                 warm_up()
         for question in DEMO_QUESTIONS:
             out.rule(question, style="cyan")
-            _print_answer(pipeline.answer(question))
+            started = time.perf_counter()
+            answer = pipeline.answer(question)
+            _print_answer(answer)
+            out.print(f"answered in {time.perf_counter() - started:.2f} s, of which "
+                      f"generation {answer.timings.get('generate', 0.0) / 1000:.2f} s",
+                      style="dim", highlight=False)
 
 
 app.command("costs")(costs)

@@ -39,7 +39,7 @@ from ragline.config_routing import RoutingSettings
 from ragline.config_sessions import SessionsSettings
 from ragline.errors import ConfigError, RagLineError
 from ragline.redact import redact, register_secret
-from ragline.types import ChunkerKind, SearchMode
+from ragline.types import AnswerStyle, ChunkerKind, SearchMode
 
 log = logging.getLogger(__name__)
 _PACKAGED_DEFAULTS = Path(__file__).parent / "_configs" / "default.yaml"
@@ -185,6 +185,9 @@ class GenerationSettings(Section):
     model: str
     max_tokens: int = Field(gt=0)
     temperature: float = Field(ge=0, le=2)
+    answer_style: AnswerStyle
+    abstain: Literal["calibrated", "off"]
+    abstain_threshold: float = Field(ge=0, le=1)
     base_url: str | None
     api_key: SecretStr | None
     fallback: Literal["extractive", "none"]

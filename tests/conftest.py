@@ -92,10 +92,16 @@ def judge_embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    """Build settings whose ``home`` is a fresh temporary folder, with overrides."""
+    """Build settings whose ``home`` is a fresh temporary folder, with overrides.
+
+    Abstention is off unless a test turns it on (``generation={"abstain": "calibrated"}``):
+    most tests ask about what they test, not about their few documents, and the tests
+    of abstention say so.
+    """
 
     def build(**overrides: Any) -> Settings:
-        return load_settings(home=str(tmp_path / "home"), **overrides)
+        generation = {"abstain": "off", **overrides.pop("generation", {})}
+        return load_settings(home=str(tmp_path / "home"), generation=generation, **overrides)
 
     return build
 

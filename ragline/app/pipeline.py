@@ -58,6 +58,7 @@ from ragline.types import (
     ScoredChunk,
     SearchMode,
 )
+from ragline.verify.abstention import ABSTAINED
 from ragline.verify.guard import AnswerCheck, check_answer
 from ragline.verify.offline_judge import OfflineJudge, default_judge_embedder
 from ragline.verify.types import Judge
@@ -362,14 +363,15 @@ class RAGPipeline:
         prepared.timings.update(response.timings)
         text, citations = resolve_citations(response.text, prepared.passages)
         support = None
-        if self.judge is not None:
+        route = response.route or self.model.name
+        if self.judge is not None and not route.startswith(ABSTAINED):
             texts = tuple(p.chunk.text for p in prepared.passages)
             support = (response.support if response.support is not None
                        and text == response.text.strip()
                        else check_answer(text, texts, judge=self.judge))
             prepared.lap("verify")
         return Answer(text=text, citations=citations, sources=prepared.passages,
-                      route=response.route or self.model.name, cost=QueryCost(), cache="off",
+                      route=route, cost=QueryCost(), cache="off",
                       timings=prepared.total(), support=support)
 
     def _request(self, question: str, texts: tuple[str, ...],

@@ -12,7 +12,15 @@
 3. optionally :class:`~ragline.routing.hedged.HedgedChatModel` (``routing.hedge_after_s``);
 4. :class:`~ragline.routing.fallback.FallbackChatModel` over that, the
    ``routing.fallback`` tiers and the extractive fallback (``generation.fallback``),
-   deciding with the one answer check (:class:`~ragline.verify.guard.AnswerCheck`).
+   deciding with the one answer check (:class:`~ragline.verify.guard.AnswerCheck`);
+5. :class:`~ragline.routing.abstaining.AbstainingChatModel` outermost when
+   ``generation.abstain`` is ``calibrated``: yes/no questions answered by the judge
+   for the in-process generators, and questions the passages do not answer declined.
+
+An answering model that writes free text (a cloud model, or ``local`` with
+``generation.answer_style: free``) sits inside an
+:class:`~ragline.routing.attributed.AttributingChatModel`, so a sentence it left
+uncited is cited with the passage that supports it before the check reads it.
 
 ``RAGPipeline`` (and any other caller) holds only the outermost model.
 """
@@ -29,6 +37,8 @@ from ragline.errors import ConfigError
 from ragline.models.chat import ChatModel, chat_model_from_settings, create_chat_model
 from ragline.models.extractive import ExtractiveModel
 from ragline.protocols import Embedder
+from ragline.routing.abstaining import AbstainingChatModel
+from ragline.routing.attributed import AttributingChatModel
 from ragline.routing.breaker import BreakerChatModel, CircuitBreaker
 from ragline.routing.budgeted import BudgetedChatModel
 from ragline.routing.cascade import CascadeChatModel
@@ -43,6 +53,7 @@ from ragline.routing.scorers import (
     SelfConsistencyScorer,
 )
 from ragline.routing.types import Router
+from ragline.verify.abstention import Abstainer
 from ragline.verify.guard import AnswerCheck
 
 IN_PROCESS = ("extractive", "local")
@@ -159,6 +170,8 @@ def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | N
         names = routing.cascade_tiers or tuple(t.name for t in routing.tiers)
         primary = CascadeChatModel([build.tier(n) for n in names], _scorer(routing, check),
                                    threshold=routing.cascade_threshold)
+    if check is not None and _writes_free_text(generation, generator):
+        primary = AttributingChatModel(primary, check.judge)
     guard = BudgetGuard(meter.ledger, budgets.limits) if budgets.limits else None
     if guard is not None:
         downgrade = (meter.chat(model_for_route(budgets.downgrade_to, generation,
@@ -174,8 +187,21 @@ def chat_stack(settings: Settings, meter: CostMeter, *, generator: ChatModel | N
         windows.append(None)
     if routing.hedge_after_s is not None and len(chain) > 1:
         chain[0] = HedgedChatModel(chain[0], chain[1], after_s=routing.hedge_after_s)
-    return ChatStack(FallbackChatModel(chain, check=check, context_windows=windows),
-                     guard, check)
+    model: ChatModel = FallbackChatModel(chain, check=check, context_windows=windows)
+    if generation.abstain == "calibrated":
+        model = AbstainingChatModel(
+            model, Abstainer(threshold=generation.abstain_threshold),
+            judge=None if check is None else check.judge,
+            yes_no=generator is None and generation.provider in IN_PROCESS)
+    return ChatStack(model, guard, check)
+
+
+def _writes_free_text(generation: GenerationSettings, generator: ChatModel | None) -> bool:
+    """Whether the answering model may leave sentences uncited: every model but the
+    extractive one and the local one copying its answers."""
+    provider = generator.provider if generator is not None else generation.provider
+    return not (provider == "extractive"
+                or (provider == "local" and generation.answer_style != "free"))
 
 
 def _window(routing: RoutingSettings, tier: str) -> int | None:

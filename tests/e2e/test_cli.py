@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -132,12 +133,17 @@ def test_user_errors_exit_2_with_a_message(workdir: Path, args: list[str],
 
 
 @pytest.mark.slow
-def test_demo_answers_three_questions_with_sources(tmp_path: Path) -> None:
+def test_demo_answers_three_questions_with_sources_and_declines_a_fourth(
+        tmp_path: Path) -> None:
     docs = Path(__file__).resolve().parents[2] / "docs"
     shutil.copytree(docs, tmp_path / "docs")
-    (tmp_path / "short.yaml").write_text("generation:\n  max_tokens: 40\n")
-    done = run(["demo", "--docs", "docs", "--config", "short.yaml"], tmp_path)
-    assert done.stdout.count("route: ") == 3
+    done = run(["demo", "--docs", "docs"], tmp_path)
+    routes = re.findall(r"^route: (.*)$", done.stdout, flags=re.MULTILINE)
+    assert len(routes) == 4
+    assert routes[-1] == "abstained (no passage mentions 'Lisbon')"
+    assert "I don't have enough information in the indexed documents" in done.stdout
+    assert routes.count("local:SmolLM2-135M-Instruct") >= 2  # copied answers stand
+    assert done.stdout.count("of which generation") == 4
     assert "docs/retrieval.md" in done.stdout
     assert "[1]" in done.stdout
 

@@ -139,4 +139,4 @@ def test_the_demo_states_reranking_is_off_as_a_fact(corpus: Path) -> None:
     assert (f"reranking: off (cross-encoder {MISSING} is not installed offline; see "
             "docs/retrieval.md, Reranking)") in " ".join(done.stdout.split())
     assert "not available offline" not in done.stderr
-    assert done.stdout.count("route: ") == 3
+    assert done.stdout.count("route: ") == 4  # three answers and the question it declines

@@ -92,7 +92,10 @@ def test_factory_passes_prompt_caching_through() -> None:
 
 
 def provider_of(model: Any) -> Any:
-    """The provider at the bottom of a chat stack's first chain entry."""
+    """The provider at the bottom of a chat stack's first chain entry (under the
+    abstention wrapper)."""
+    while not hasattr(model, "models"):
+        model = model.inner
     model = model.models[0]
     while hasattr(model, "inner"):
         model = model.inner
