@@ -33,6 +33,7 @@ PROXIMITY_WEIGHT = 4.0
 """Weight of the proximity prior on a span's first token (log-probability units)."""
 _SPACE = "\u0120"  # how byte-level BPE vocabularies spell a leading space
 _DANGLING = "`'\"([{-\u2013\u2014/"  # an opening mark a span cut off from what it opens
+_CLOSE_WITHIN = 40
 _SPAN_STOPS = frozenset({",", ".", ";", ":", "(", ")", "[", "]", _SPACE + "(", _SPACE + "["})
 
 
@@ -220,7 +221,19 @@ class CopyDecoder:
             end_token = len(source.ids)
         start_token = end_token - tokens if style == "span" else 0
         start = source.offsets[start_token][0]
-        end = source.offsets[end_token - 1][1]
+        end = _closed(source.text, start, source.offsets[end_token - 1][1])
         text = source.text[start:end].strip().rstrip(_DANGLING).rstrip()
         start = source.text.index(text, start) if text else start
         return CopiedSpan(text, s, source.marker, start, start + len(text), first, tokens)
+
+
+def _closed(text: str, start: int, end: int) -> int:
+    """``end``, moved past the closing mark of a code span or quotation that
+    ``text[start:end]`` opens and leaves open, when it closes within ``_CLOSE_WITHIN``
+    characters."""
+    for mark in ("`", '"'):
+        if text.count(mark, start, end) % 2:
+            closing = text.find(mark, end, end + _CLOSE_WITHIN)
+            if closing >= 0:
+                return closing + 1
+    return end

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from ragline.models.copy_decoding import _closed
 from ragline.models.local import LocalChatModel, copy_style
 from ragline.types import ChatRequest, Message
 
@@ -40,6 +41,14 @@ def test_why_and_how_questions_get_a_sentence_and_others_a_span() -> None:
     assert copy_style("What is Qdrant?", "span") == "span"
     assert copy_style("What is Qdrant?", "sentence") == "sentence"
     assert copy_style("What is Qdrant?", "free") is None
+
+
+def test_a_span_that_opens_a_code_span_is_closed_within_the_source() -> None:
+    text = "It lives in a shard under `.ragline/collections/<name>/` by default."
+    start, end = text.index("a shard"), text.index("<name>") + len("<name>")
+    assert text[start:_closed(text, start, end)] == (
+        "a shard under `.ragline/collections/<name>/`")
+    assert _closed(text, start, text.index(" under")) == text.index(" under")  # nothing open
 
 
 @pytest.mark.slow
