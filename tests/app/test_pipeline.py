@@ -71,11 +71,13 @@ def test_extractive_answer_is_cited_and_timed(extractive_settings: Settings,
         start, end = citation.span
         assert GUIDE[start:end] == source.text  # the span points into the original file
     assert set(answer.timings) >= {"retrieve", "pack", "generate", "check", "total"}
-    # every call of the query is in the ledger: the query embedding, the extractive answer and
-    # the support check's embeddings, all local and priced at 0 by the catalogue
+    # every call of the query is in the ledger: the query embedding and the extractive answer,
+    # local and priced at 0 by the catalogue; the support check embeds nothing, since the
+    # extractive answer quotes its passages word for word
     assert answer.cost.total_usd == 0.0
-    assert answer.cost.by_stage == {"embed": 0.0, "generate": 0.0, "judge": 0.0}
-    assert answer.cost.calls >= 3 and answer.cost.unpriced == ()
+    assert answer.cost.by_stage == {"embed": 0.0, "generate": 0.0}
+    assert answer.cost.calls == 2 and answer.cost.unpriced == ()
+    assert answer.support is not None and answer.support.faithfulness == 1.0
     assert answer.cache == "off"
 
 

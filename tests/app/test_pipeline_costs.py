@@ -19,7 +19,7 @@ from ragline.testing import scripted_openai_model
 pytestmark = pytest.mark.model  # RAGPipeline.from_settings loads the real embedder
 
 TEXT = "Hybrid search fuses BM25 and dense results inside Qdrant."
-REPLY = "Hybrid search fuses BM25 and dense results inside Qdrant [1]."
+REPLY = "Qdrant fuses the dense and the BM25 results of a hybrid search [1]."  # a paraphrase
 
 
 @pytest.fixture
