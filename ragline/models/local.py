@@ -122,7 +122,8 @@ class LocalChatModel:
 
     Usage counts come from the model's own tokenizer (never estimated); ``cost``
     is None: the price catalogue prices local models. The async twins run the
-    CPU-bound generation in a worker thread.
+    CPU-bound generation in a worker thread. ``answer_style`` is how a RAG request is
+    answered (the module docstring): copied (``span``, ``sentence``) or ``free``.
     """
 
     provider = "local"
@@ -154,20 +155,21 @@ class LocalChatModel:
         is the copied slice with its passage's ``[n]``, empty when nothing could be
         copied (the answer check then hands over to the fallback)."""
         started = time.perf_counter()
-        assert request.question is not None
-        ranker = SentenceRanker(request.question,
-                                list(enumerate(request.passages, start=1)))
+        question = request.question or ""
+        ranker = SentenceRanker(question, list(enumerate(request.passages, start=1)))
         sources = [(s.marker, s.text) for s in ranker.ranked[:_COPY_SOURCES[style]]]
         tokenizer = load_local_tokenizer()
         prompt = tokenizer.apply_chat_template(
             [{"role": "system", "content": _COPY_SYSTEM[style]},
              {"role": "user", "content": "Context: " + " ".join(t for _, t in sources)
-              + f"\n\nQuestion: {request.question}"}],
+              + f"\n\nQuestion: {question}"}],
             add_generation_prompt=True, tokenize=False)
         ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
         with _GENERATING:
             span = copy_decoder().decode(ids, sources, question_terms=ranker.wanted,
                                          style=style, max_new_tokens=_COPY_MAX_TOKENS[style])
+        if span is not None and not span.text:
+            span = None  # nothing but punctuation was copied
         text = ("" if span is None else f"{span.text} [{span.marker}]" if style == "span"
                 else cite(span.text, span.marker))
         return ChatResponse(
