@@ -48,6 +48,7 @@ from ragline.config import Settings, load_settings
 from ragline.evals.metrics.answer import exact_match, token_f1
 from ragline.types import Answer
 from ragline.verify.abstention import ABSTAINED
+from ragline.verify.claims import strip_markers
 
 SQUAD = data_root() / "squad2-500"
 STUFF_QUESTIONS = 40  # the stuff chain decodes ~8 s a question: a held-out subset
@@ -109,16 +110,9 @@ def ingest(cases: Sequence[Case], home: Path) -> Settings:
 
 def score(outcome: Outcome) -> tuple[float, float]:
     """Official SQuAD 2.0 EM and F1 of one outcome (a declined answer is empty)."""
-    text = "" if outcome.declined else _answer_only(outcome.text)
+    text = "" if outcome.declined else strip_markers(outcome.text)
     references = list(outcome.case.answers) or [""]
     return exact_match(text, references), token_f1(text, references)
-
-
-def _answer_only(text: str) -> str:
-    """The answer without its citation markers."""
-    import re
-
-    return re.sub(r"\s*\[\d+(?:,\s*\d+)*\]", "", text).strip()
 
 
 def run_pipeline(settings: Settings, cases: Sequence[Case], label: str) -> list[Outcome]:

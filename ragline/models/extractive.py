@@ -11,22 +11,26 @@ the rules-based fallback that guarantees a cited, grounded answer.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
 
 from ragline.errors import InvalidInput
 from ragline.models.sentence_rank import SentenceRanker
-from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta, word_deltas
 from ragline.types import ChatRequest, ChatResponse, Usage
 
 _SECOND_SENTENCE_SHARE = 0.5
 
 
 def cite(sentence: str, marker: int) -> str:
-    """Put ``[marker]`` before the sentence's closing punctuation: 'It is fast [2].'."""
+    """``sentence`` citing passage ``marker``: ``[marker]`` before its closing punctuation
+    ("It is fast." -> "It is fast [2]."), after any closing quote or bracket that follows
+    that punctuation ('He said "no."' -> 'He said "no." [2]'), or at the end when it has
+    no closing punctuation ("It is fast" -> "It is fast [2]")."""
     body = sentence.rstrip(".!?")
-    return f"{body} [{marker}]{sentence[len(body):]}"
+    if not body.strip():  # all punctuation: nothing to put the marker before
+        return f"{sentence} [{marker}]"
+    return f"{body.rstrip()} [{marker}]{sentence[len(body):]}"
 
 
 def _passages(request: ChatRequest) -> tuple[str, list[tuple[int, str]]]:
@@ -74,9 +78,7 @@ class ExtractiveModel:
         return AsyncChatStream(words())
 
     def _words(self, request: ChatRequest) -> Iterator[Delta]:
-        response = self.generate(request)
-        yield from re.findall(r"\S+\s*", response.text)
-        yield response
+        yield from word_deltas(self.generate(request))  # a bad request raises at first next()
 
     def answer(self, question: str, passages: list[tuple[int, str]]) -> str:
         """Return the quoted answer for ``question`` from ``(marker, text)`` passages."""

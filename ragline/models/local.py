@@ -36,7 +36,7 @@ from ragline.errors import ProviderError, ProviderNotInstalled
 from ragline.models.copy_decoding import CopyDecoder, CopyStyle
 from ragline.models.extractive import cite
 from ragline.models.sentence_rank import SentenceRanker
-from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta, word_deltas
 from ragline.text import sentences
 from ragline.types import AnswerStyle, ChatRequest, ChatResponse, Usage
 
@@ -236,9 +236,7 @@ class LocalChatModel:
 
         style = self._copy_style(request)
         if style is not None:
-            response = self.copy_answer(request, style)
-            yield from re.findall(r"\S+\s*", response.text)
-            yield response
+            yield from word_deltas(self.copy_answer(request, style))
             return
         started = time.perf_counter()
         tokenizer, arguments = self._prepare(request)

@@ -10,6 +10,7 @@ token counts (and therefore cost) never vanish when a caller streams.
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, Self, TypeVar
 
@@ -86,3 +87,10 @@ class AsyncChatStream(AsyncIterator[str]):
         aclose = getattr(self._source, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def word_deltas(response: ChatResponse) -> Iterator[Delta]:
+    """A complete ``response`` as a stream: its text word by word (each word with its
+    trailing space), then ``response`` itself."""
+    yield from re.findall(r"\S+\s*", response.text)
+    yield response

@@ -20,13 +20,12 @@ route ``abstained (<reason>)``; a yes/no answer's route is ``yes/no (offline jud
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 from ragline.models.chat import ChatModel
-from ragline.models.streaming import AsyncChatStream, ChatStream, Delta
+from ragline.models.streaming import AsyncChatStream, ChatStream, Delta, word_deltas
 from ragline.models.wrapper import ChatModelWrapper
 from ragline.types import ChatRequest, ChatResponse, Usage
 from ragline.verify.abstention import ABSTAINED, Abstainer, declined_text
@@ -116,7 +115,7 @@ class AbstainingChatModel(ChatModelWrapper):
     def _stream(self, request: ChatRequest) -> Iterator[Delta]:
         direct = self.direct(request)
         if direct is not None:
-            yield from _words(direct)
+            yield from word_deltas(direct)
             return
         inner = self.inner.stream(request)
         try:
@@ -133,7 +132,7 @@ class AbstainingChatModel(ChatModelWrapper):
     async def _astream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         direct = await asyncio.to_thread(self.direct, request)
         if direct is not None:
-            for item in _words(direct):
+            for item in word_deltas(direct):
                 yield item
             return
         inner = self.inner.astream(request)
@@ -145,8 +144,3 @@ class AbstainingChatModel(ChatModelWrapper):
         if inner.response is not None:
             yield await asyncio.to_thread(self.after, request, inner.response)
 
-
-def _words(response: ChatResponse) -> Iterator[Delta]:
-    """``response``'s text word by word (each with its trailing space), then ``response``."""
-    yield from re.findall(r"\S+\s*", response.text)
-    yield response

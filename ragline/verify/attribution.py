@@ -28,6 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ragline.models.extractive import cite
 from ragline.text import sentences
 from ragline.types import CITATION_MARKER
 from ragline.verify.types import Judge, SupportVerdict, support_each
@@ -35,7 +36,6 @@ from ragline.verify.types import Judge, SupportVerdict, support_each
 __all__ = ["Attribution", "attribute"]
 
 _MARKER = re.compile(CITATION_MARKER)
-_CLOSING = ".!?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def attribute(answer: str, passages: Sequence[str], *, judge: Judge) -> Attribut
         if marker is None:
             unsupported.append(sentence)
             continue
-        parts += [answer[position:start], _cite(sentence, marker)]
+        parts += [answer[position:start], cite(sentence, marker)]
         position = end
         added.append((sentence, marker))
     parts.append(answer[position:])
@@ -95,13 +95,3 @@ def _best_passage(verdicts: Sequence[SupportVerdict]) -> int | None:
         return None
     return min(supported, key=lambda item: (-item[0], item[1]))[1]
 
-
-def _cite(sentence: str, marker: int) -> str:
-    """``sentence`` citing passage ``marker``: ``[marker]`` before its closing punctuation
-    ("It is fast." -> "It is fast [2]."), after any closing quote or bracket that follows
-    that punctuation ('He said "no."' -> 'He said "no." [2]'), or at the end when it has
-    no closing punctuation ("It is fast" -> "It is fast [2]")."""
-    body = sentence.rstrip(_CLOSING)
-    if not body.strip():  # all punctuation: nothing to put the marker before
-        return f"{sentence} [{marker}]"
-    return f"{body.rstrip()} [{marker}]{sentence[len(body):]}"
