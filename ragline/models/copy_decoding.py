@@ -220,11 +220,19 @@ class CopyDecoder:
         if style == "sentence":
             end_token = len(source.ids)
         start_token = end_token - tokens if style == "span" else 0
-        start = source.offsets[start_token][0]
-        end = _closed(source.text, start, source.offsets[end_token - 1][1])
-        text = source.text[start:end].strip().rstrip(_DANGLING).rstrip()
-        start = source.text.index(text, start) if text else start
-        return CopiedSpan(text, s, source.marker, start, start + len(text), first, tokens)
+        start, end = trimmed(source.text, source.offsets[start_token][0],
+                             source.offsets[end_token - 1][1])
+        return CopiedSpan(source.text[start:end], s, source.marker, start, end, first, tokens)
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` as an answer: without surrounding spaces or an opening mark
+    left dangling at its end, then with a code span or quotation it opens closed."""
+    kept = text[start:end].strip().rstrip(_DANGLING).rstrip()
+    if not kept:
+        return start, start
+    start = text.index(kept, start)
+    return start, _closed(text, start, start + len(kept))
 
 
 def _closed(text: str, start: int, end: int) -> int:

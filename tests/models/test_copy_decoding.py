@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ragline.models.copy_decoding import _closed
+from ragline.models.copy_decoding import _closed, trimmed
 from ragline.models.local import LocalChatModel, copy_style
 from ragline.types import ChatRequest, Message
 
@@ -49,6 +49,16 @@ def test_a_span_that_opens_a_code_span_is_closed_within_the_source() -> None:
     assert text[start:_closed(text, start, end)] == (
         "a shard under `.ragline/collections/<name>/`")
     assert _closed(text, start, text.index(" under")) == text.index(" under")  # nothing open
+
+
+def test_a_trimmed_span_keeps_the_code_span_it_closed() -> None:
+    text = "It lives in a shard under `.ragline/collections/<name>/` by default."
+    start = text.index("a shard")
+    a, b = trimmed(text, start, text.index("<name") + len("<name"))
+    assert text[a:b] == "a shard under `.ragline/collections/<name>/`"
+    a, b = trimmed(text, start, text.index("`") + 1)  # a span that ends on the opening mark
+    assert text[a:b] == "a shard under"
+    assert trimmed(text, start, start + 1) == (start, start + 1)
 
 
 @pytest.mark.slow
